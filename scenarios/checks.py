@@ -1,0 +1,27 @@
+"""Pre-conditions shared by the domain objects; each raises a DomainError quoting the value."""
+
+from __future__ import annotations
+
+import math
+
+from scenarios.errors import DomainError
+
+
+def finite(field: str, value: float) -> float:
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise DomainError.field(field, f"must be a finite number, got {value!r}")
+    return float(value)
+
+
+def positive(field: str, value: float) -> float:
+    value = finite(field, value)
+    if value <= 0.0:
+        raise DomainError.field(field, f"must be > 0, got {value!r}")
+    return value
+
+
+def in_range(field: str, value: float, lo: float, hi: float, what: str = "") -> float:
+    value = finite(field, value)
+    if not lo <= value <= hi:
+        raise DomainError.field(field, f"must be in [{lo:g}, {hi:g}]{what}, got {value!r}")
+    return value

@@ -1,0 +1,57 @@
+"""Domain errors: what went wrong, with the path of the offending field.
+
+Hierarchy::
+
+    DomainError                 one or more FieldError(field, reason), and a kind:
+      kind = invalid            a value breaks a rule (the service answers 422)
+      kind = no_measure         no risk-neutral measure exists for the request (422)
+      kind = not_found          an id that does not exist (404)
+      kind = conflict           a write that contradicts stored state (409)
+
+The errors know nothing of HTTP; the service maps ``kind`` to a status once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    INVALID = "invalid"
+    NO_MEASURE = "no_measure"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """``field`` is a path such as ``scenarios[2].probability``; ``reason`` says why."""
+
+    field: str
+    reason: str
+
+
+class DomainError(Exception):
+    """A request the domain cannot honour, with every offending field."""
+
+    def __init__(self, errors: list[FieldError], kind: ErrorKind = ErrorKind.INVALID) -> None:
+        self.errors = errors
+        self.kind = kind
+        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
+
+    @classmethod
+    def field(cls, field: str, reason: str, kind: ErrorKind = ErrorKind.INVALID) -> DomainError:
+        return cls([FieldError(field, reason)], kind)
+
+    def prefixed(self, prefix: str) -> DomainError:
+        """The same error with every field path under ``prefix`` (``market`` → ``market.spot``)."""
+
+        def join(field: str) -> str:
+            if not prefix:
+                return field
+            if not field:
+                return prefix
+            return f"{prefix}{field}" if field.startswith("[") else f"{prefix}.{field}"
+
+        return DomainError([FieldError(join(e.field), e.reason) for e in self.errors], self.kind)

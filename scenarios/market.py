@@ -1,0 +1,125 @@
+"""Market snapshot: valuation date, USD/JPY spot, USD and JPY curves, pre-event ATM vols.
+
+Conventions: ``spot`` is JPY per USD for value on the valuation date (a "today" rate; the
+quoted T+2 rate differs by two days of carry, about 0.02% at June-2025 rates). Curves hold
+continuously compounded zero rates (ACT/365F) at pillar dates. The ATM vol term structure is
+the *pre-event* diffusion vol: the vol the market would carry without the decision; scenario
+vols take over after the event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from pricing.curve import CurveInterpolation, atm_total_variance, zero_rates_at
+from scenarios import checks
+from scenarios.errors import DomainError
+
+
+def _pillar_times(field: str, valuation_date: dt.date, dates: tuple[dt.date, ...]) -> np.ndarray:
+    if not dates:
+        raise DomainError.field(field, "must hold at least one pillar")
+    times = []
+    for i, date in enumerate(dates):
+        if date <= valuation_date:
+            raise DomainError.field(
+                f"{field}[{i}].date",
+                f"must be after the valuation date {valuation_date.isoformat()}, "
+                f"got {date.isoformat()}",
+            )
+        if i and date <= dates[i - 1]:
+            raise DomainError.field(
+                f"{field}[{i}].date",
+                f"pillars must be strictly increasing, got {date.isoformat()} after "
+                f"{dates[i - 1].isoformat()}",
+            )
+        times.append((date - valuation_date).days / 365.0)
+    return np.array(times)
+
+
+@dataclass(frozen=True)
+class DiscountCurve:
+    """Zero rates (continuous, ACT/365F) at pillar dates, with a stated interpolation."""
+
+    valuation_date: dt.date
+    pillar_dates: tuple[dt.date, ...]
+    zero_rates: tuple[float, ...]
+    interpolation: CurveInterpolation = CurveInterpolation.LOG_LINEAR_DISCOUNT
+
+    def __post_init__(self) -> None:
+        if len(self.pillar_dates) != len(self.zero_rates):
+            raise DomainError.field("", "dates and rates must have the same length")
+        for i, rate in enumerate(self.zero_rates):
+            checks.in_range(f"[{i}].rate", rate, -0.2, 1.0, " (a decimal, 0.043 = 4.3%)")
+        object.__setattr__(
+            self, "_times", _pillar_times("", self.valuation_date, self.pillar_dates)
+        )
+
+    def zero_rates_at(self, times: np.ndarray) -> np.ndarray:
+        """Zero rates at ``times`` (years ACT/365F from the valuation date)."""
+        return zero_rates_at(
+            pillar_times=self._times,  # type: ignore[attr-defined]
+            zero_rates=np.array(self.zero_rates),
+            times=times,
+            interpolation=self.interpolation,
+        )
+
+
+@dataclass(frozen=True)
+class AtmVolCurve:
+    """Pre-event ATM vols (annualised decimals) at pillar dates; linear in total variance."""
+
+    valuation_date: dt.date
+    pillar_dates: tuple[dt.date, ...]
+    vols: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.pillar_dates) != len(self.vols):
+            raise DomainError.field("", "dates and vols must have the same length")
+        for i, vol in enumerate(self.vols):
+            checks.in_range(f"[{i}].vol", vol, 1e-4, 5.0, " (a decimal, 0.115 = 11.5%)")
+        times = _pillar_times("", self.valuation_date, self.pillar_dates)
+        variances = np.array(self.vols) ** 2 * times
+        for i in range(1, len(times)):
+            if variances[i] < variances[i - 1]:
+                raise DomainError.field(
+                    f"[{i}].vol",
+                    f"total variance must not fall with maturity (calendar arbitrage): "
+                    f"{self.vols[i]:g} at {self.pillar_dates[i].isoformat()} gives "
+                    f"{variances[i]:.6g} < {variances[i - 1]:.6g} at the previous pillar",
+                )
+        object.__setattr__(self, "_times", times)
+
+    def total_variance(self, times: np.ndarray) -> np.ndarray:
+        return atm_total_variance(
+            pillar_times=self._times,  # type: ignore[attr-defined]
+            vols=np.array(self.vols),
+            times=times,
+        )
+
+
+@dataclass(frozen=True)
+class MarketSnapshot:
+    """Everything the pricer reads from the market on ``valuation_date``."""
+
+    valuation_date: dt.date
+    spot: float
+    usd_curve: DiscountCurve
+    jpy_curve: DiscountCurve
+    atm_vols: AtmVolCurve
+
+    def __post_init__(self) -> None:
+        checks.positive("spot", self.spot)
+        for name in ("usd_curve", "jpy_curve", "atm_vols"):
+            if getattr(self, name).valuation_date != self.valuation_date:
+                raise DomainError.field(name, "must be built on the snapshot's valuation date")
+
+    def forwards(self, times: np.ndarray) -> np.ndarray:
+        """Outright forwards (JPY per USD) to ``times``: ``S0·exp((r_d − r_f)·t)``."""
+        times = np.asarray(times, dtype=float)
+        return self.spot * np.exp(
+            (self.jpy_curve.zero_rates_at(times) - self.usd_curve.zero_rates_at(times)) * times
+        )

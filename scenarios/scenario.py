@@ -1,0 +1,85 @@
+"""Scenarios of the decision and the set they form around one event date.
+
+A scenario is a named outcome with a subjective probability ``p`` (real-world, the
+analyst's), the USD/JPY level ``L`` expected just after the decision (JPY per USD) and the
+post-event vol. The jump ratio ``J = L / S0`` is applied multiplicatively to wherever spot
+is at the event (DESIGN.md), so the scenario's forward for a later expiry is ``F(T)·J``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from scenarios import checks
+from scenarios.errors import DomainError, FieldError
+
+PROBABILITY_TOLERANCE = 1e-9
+MAX_SCENARIOS = 64
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One outcome: ``probability`` in [0, 1], ``level`` JPY per USD, ``vol`` annualised."""
+
+    name: str
+    probability: float
+    level: float
+    vol: float
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise DomainError.field("name", f"must be a non-empty string, got {self.name!r}")
+        checks.in_range("probability", self.probability, 0.0, 1.0)
+        checks.positive("level", self.level)
+        checks.in_range("vol", self.vol, 1e-4, 5.0, " (a decimal, 0.10 = 10%)")
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """Scenarios around one decision on ``event_date``; probabilities sum to 1."""
+
+    id: str
+    name: str
+    event_date: dt.date
+    scenarios: tuple[Scenario, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.scenarios:
+            raise DomainError.field("scenarios", "must hold at least one scenario")
+        if len(self.scenarios) > MAX_SCENARIOS:
+            raise DomainError.field(
+                "scenarios",
+                f"must hold at most {MAX_SCENARIOS} scenarios, got {len(self.scenarios)}",
+            )
+        seen: dict[str, int] = {}
+        for i, scenario in enumerate(self.scenarios):
+            if scenario.name in seen:
+                raise DomainError.field(
+                    f"scenarios[{i}].name",
+                    f"must be unique, {scenario.name!r} is also scenarios[{seen[scenario.name]}]",
+                )
+            seen[scenario.name] = i
+        total = math.fsum(s.probability for s in self.scenarios)
+        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+            raise DomainError(
+                [
+                    FieldError(
+                        "scenarios",
+                        f"probabilities must sum to 1 (within {PROBABILITY_TOLERANCE:g}), "
+                        f"got {total!r}",
+                    )
+                ]
+            )
+
+    def check_against(self, valuation_date: dt.date) -> None:
+        """The event must lie after the valuation date of the market it is priced on."""
+        if self.event_date <= valuation_date:
+            raise DomainError.field(
+                "event_date",
+                f"must be after the valuation date {valuation_date.isoformat()}, "
+                f"got {self.event_date.isoformat()}",
+            )

@@ -1,0 +1,165 @@
+"""Valuation of a book of FX options under a scenario set: the one call the service makes.
+
+Builds the option and scenario arrays from the domain objects, fits the pricing measure,
+runs the mixture kernel (:mod:`pricing.mixture`) and inverts the mixture prices of vanillas
+to Black vols (:mod:`pricing.implied_vol`). Time structure: an option expiring on or before
+the event date ignores the scenarios; after it, scenario ``i`` contributes a lognormal around
+``F(T)·J_i`` with variance ``σ_pre²·T_e + σ_i²·(T − T_e)``, where ``σ_pre²·T_e`` is the ATM
+curve's total variance to the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pricing.implied_vol import implied_vol
+
+from pricing.black import Payoff
+from pricing.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
+from pricing.mixture import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
+from scenarios.dates import year_fraction
+from scenarios.errors import DomainError, ErrorKind
+from scenarios.instruments import FxOption
+from scenarios.market import MarketSnapshot
+from scenarios.scenario import ScenarioSet
+
+_VANILLAS = (Payoff.CALL, Payoff.PUT)
+
+
+@dataclass(frozen=True)
+class BookValuation:
+    """Arrays over the book's ``n`` options and the set's ``m`` scenarios.
+
+    Attributes:
+        fit: the pricing measure (q, effective jumps, λ, forward mismatch).
+        scenario_names: ``[m]`` names in the set's order.
+        forwards: market forwards to delivery [n], JPY per USD.
+        after_event: [n] True where the expiry is after the event date.
+        greeks: mixture price and Greeks (JPY per unit of notional).
+        d_levels: ``∂price/∂L_k`` [n, m], through the re-solved measure.
+        implied_vols: [n] mixture Black vol for vanillas (0 where not available).
+        implied_ok: [n] True where the implied vol converged.
+        implied_status: [n] status codes of :mod:`pricing.implied_vol`.
+    """
+
+    fit: MeasureFit
+    scenario_names: tuple[str, ...]
+    forwards: np.ndarray
+    after_event: np.ndarray
+    greeks: MixtureResult
+    d_levels: np.ndarray
+    implied_vols: np.ndarray
+    implied_ok: np.ndarray
+    implied_status: np.ndarray
+
+
+def fit_measure(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Measure) -> MeasureFit:
+    """The pricing measure of ``scenario_set`` on ``market``; 422-kind error if none exists."""
+    scenario_set.check_against(market.valuation_date)
+    probabilities = np.array([s.probability for s in scenario_set.scenarios])
+    jumps = np.array([s.level for s in scenario_set.scenarios]) / market.spot
+    try:
+        return risk_neutral(probabilities=probabilities, jumps=jumps, measure=measure)
+    except NoRiskNeutralMeasure as exc:
+        levels = [s.level for s in scenario_set.scenarios if s.probability > 0]
+        side = "above" if min(levels) >= market.spot else "below"
+        raise DomainError.field(
+            "measure",
+            f"no risk-neutral measure under 'tilt': every post-event level with probability "
+            f"({min(levels):g} to {max(levels):g}) is {side} spot {market.spot:g}, so no "
+            f"reweighting can make the mixture forward equal the market forward ({exc}); "
+            f"add a scenario on the other side, or use measure 'scale' or 'none'",
+            ErrorKind.NO_MEASURE,
+        ) from exc
+
+
+def value_book(
+    *,
+    market: MarketSnapshot,
+    scenario_set: ScenarioSet,
+    options: tuple[FxOption, ...],
+    measure: Measure = Measure.TILT,
+) -> BookValuation:
+    """Price every option of ``options`` under the mixture of ``scenario_set`` on ``market``."""
+    fit = fit_measure(market, scenario_set, measure)
+    today = market.valuation_date
+    t_exp = np.array([year_fraction(today, o.expiry) for o in options])
+    t_del = np.array([year_fraction(today, o.delivery) for o in options])
+    t_event = year_fraction(today, scenario_set.event_date)
+    strikes = np.array([o.strike for o in options])
+    payoffs = np.array([int(o.payoff) for o in options])
+    r_d = market.jpy_curve.zero_rates_at(t_del)
+    r_f = market.usd_curve.zero_rates_at(t_del)
+    forwards = market.spot * np.exp((r_d - r_f) * t_del)
+    dfs = np.exp(-r_d * t_del)
+    pre_times = np.minimum(t_exp, t_event)
+    post_times = np.maximum(t_exp - t_event, 0.0)
+    pre_vols = np.sqrt(market.atm_vols.total_variance(pre_times) / pre_times)
+    book = OptionBook(
+        payoffs=payoffs,
+        strikes=strikes,
+        forwards=forwards,
+        discount_factors=dfs,
+        delivery_times=t_del,
+        rates_jpy=r_d,
+        rates_usd=r_f,
+        pre_vols=pre_vols,
+        pre_times=pre_times,
+        post_times=post_times,
+    )
+    mix = ScenarioMix(
+        weights=fit.weights,
+        jumps=fit.jumps,
+        vols=np.array([s.vol for s in scenario_set.scenarios]),
+    )
+    greeks = mixture_greeks(book=book, mix=mix, spot=market.spot)
+    after = post_times > 0.0
+    d_levels = (greeks.scenario_values @ fit.d_weights + greeks.d_jumps @ fit.d_jumps) / market.spot
+    d_levels[~after] = 0.0
+    vanilla = np.isin(payoffs, _VANILLAS)
+    ivs = implied_vol(
+        prices=greeks.price[vanilla],
+        forwards=forwards[vanilla],
+        strikes=strikes[vanilla],
+        expiries=t_exp[vanilla],
+        discount_factors=dfs[vanilla],
+        is_call=payoffs[vanilla] == Payoff.CALL,
+    )
+    implied_vols = np.zeros(len(options))
+    implied_ok = np.zeros(len(options), dtype=bool)
+    implied_status = np.full(len(options), -1, dtype=np.int8)
+    implied_vols[vanilla] = ivs.vols
+    implied_ok[vanilla] = ivs.converged
+    implied_status[vanilla] = ivs.status
+    _check_finite(greeks, d_levels)
+    return BookValuation(
+        fit=fit,
+        scenario_names=tuple(s.name for s in scenario_set.scenarios),
+        forwards=forwards,
+        after_event=after,
+        greeks=greeks,
+        d_levels=d_levels,
+        implied_vols=implied_vols,
+        implied_ok=implied_ok,
+        implied_status=implied_status,
+    )
+
+
+def _check_finite(greeks: MixtureResult, d_levels: np.ndarray) -> None:
+    """A non-finite figure means an input slipped past validation: refuse to return it."""
+    bad = ~np.isfinite(d_levels).all(axis=1)
+    for name in greeks.__dataclass_fields__:
+        values = getattr(greeks, name)
+        bad |= ~np.isfinite(values if values.ndim == 1 else values.sum(axis=1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DomainError.field(
+            f"instruments[{i}]",
+            "cannot be priced in double precision with these inputs (a result is not finite)",
+        )
+
+
+def event_time(market: MarketSnapshot, scenario_set: ScenarioSet) -> float:
+    """Years ACT/365F from the valuation date to the event date."""
+    return year_fraction(market.valuation_date, scenario_set.event_date)

@@ -1,0 +1,84 @@
+"""``fxscen``: serve the API, or price a JSON file with the body of ``POST /v1/price``.
+
+    fxscen serve [--host 0.0.0.0] [--port 8000] [--workers 2]
+    fxscen price book.json            # prints the response JSON; problems go to stderr, exit 2
+
+Defaults come from the environment (``FXSCEN_HOST``, ``FXSCEN_PORT``, ``FXSCEN_WORKERS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from service.settings import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def _price(args: argparse.Namespace) -> int:
+    """The same validation, pricing and response shape as ``POST /v1/price``."""
+    from pydantic import ValidationError
+
+    from scenarios.errors import DomainError
+    from scenarios.valuation import value_book
+    from service.problems import domain_problem, validation_problem
+    from service.schemas.price import PriceRequest, price_response, to_job
+
+    try:
+        body = json.loads(Path(args.file).read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"fxscen: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        job = to_job(PriceRequest.model_validate(body), get_settings().max_instruments)
+        valuation = value_book(
+            market=job.market,
+            scenario_set=job.scenario_set,
+            options=job.options,
+            measure=job.measure,
+        )
+    except ValidationError as exc:
+        problem = validation_problem(exc.errors())
+    except DomainError as exc:
+        problem = domain_problem(exc)
+    else:
+        print(json.dumps(price_response(job, valuation), indent=2))
+        return 0
+    print(json.dumps(problem, indent=2), file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="fxscen", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default=settings.host)
+    serve.add_argument("--port", type=int, default=settings.port)
+    serve.add_argument("--workers", type=int, default=settings.workers)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=_serve)
+    price = sub.add_parser("price", help="price a JSON file with the body of POST /v1/price")
+    price.add_argument("file")
+    price.set_defaults(run=_price)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

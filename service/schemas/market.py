@@ -1,0 +1,106 @@
+"""Market and scenario-set schemas, and their translation to domain objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from pricing.curve import CurveInterpolation
+from scenarios.dates import pillar_date
+from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
+from scenarios.scenario import Scenario, ScenarioSet
+from service.schemas.common import FiniteFloat, PositiveFloat, Schema, under
+
+
+class Pillar(Schema):
+    """A curve point at a ``tenor`` (ON, 1D, 1W, 1M, 1Y …) or a ``date``; one of the two."""
+
+    tenor: str | None = Field(default=None, examples=["1Y"])
+    date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Pillar:
+        if (self.tenor is None) == (self.date is None):
+            raise ValueError("give exactly one of tenor or date")
+        return self
+
+    def resolve(self, valuation_date: dt.date, field: str) -> dt.date:
+        if self.date is not None:
+            return self.date
+        assert self.tenor is not None
+        return pillar_date(f"{field}.tenor", valuation_date, self.tenor)
+
+
+class RatePillar(Pillar):
+    rate: FiniteFloat = Field(description="Zero rate, continuously compounded decimal (ACT/365F).")
+
+
+class VolPillar(Pillar):
+    vol: PositiveFloat = Field(description="Pre-event ATM vol, annualised decimal (0.115 = 11.5%).")
+
+
+class MarketIn(Schema):
+    """A market snapshot. ``spot`` is JPY per USD for value on the valuation date."""
+
+    valuation_date: dt.date
+    spot: PositiveFloat
+    usd_curve: Annotated[list[RatePillar], Field(min_length=1, max_length=200)]
+    jpy_curve: Annotated[list[RatePillar], Field(min_length=1, max_length=200)]
+    atm_vols: Annotated[list[VolPillar], Field(min_length=1, max_length=200)]
+    curve_interpolation: CurveInterpolation = CurveInterpolation.LOG_LINEAR_DISCOUNT
+
+    def to_domain(self, prefix: str = "market") -> MarketSnapshot:
+        v = self.valuation_date
+
+        def curve(name: str, rows: list[RatePillar]) -> DiscountCurve:
+            dates = tuple(r.resolve(v, f"{prefix}.{name}[{i}]") for i, r in enumerate(rows))
+            return under(
+                f"{prefix}.{name}",
+                lambda: DiscountCurve(
+                    v, dates, tuple(r.rate for r in rows), self.curve_interpolation
+                ),
+            )
+
+        usd = curve("usd_curve", self.usd_curve)
+        jpy = curve("jpy_curve", self.jpy_curve)
+        vol_dates = tuple(
+            r.resolve(v, f"{prefix}.atm_vols[{i}]") for i, r in enumerate(self.atm_vols)
+        )
+        atm = under(
+            f"{prefix}.atm_vols",
+            lambda: AtmVolCurve(v, vol_dates, tuple(r.vol for r in self.atm_vols)),
+        )
+        return under(prefix, lambda: MarketSnapshot(v, self.spot, usd, jpy, atm))
+
+
+class ScenarioIn(Schema):
+    name: str = Field(min_length=1, max_length=100, examples=["comprehensive_deal"])
+    probability: FiniteFloat = Field(ge=0, le=1, description="Subjective probability p.")
+    level: PositiveFloat = Field(description="Post-event USD/JPY level L, JPY per USD.")
+    vol: PositiveFloat = Field(description="Post-event vol, annualised decimal.")
+    description: str = ""
+
+
+class ScenarioSetIn(Schema):
+    """Scenarios of one decision on ``event_date``; probabilities must sum to 1."""
+
+    id: str = Field(default="inline", max_length=100)
+    name: str = Field(default="inline scenario set", max_length=200)
+    event_date: dt.date
+    scenarios: Annotated[list[ScenarioIn], Field(min_length=1, max_length=64)]
+    description: str = ""
+
+    def to_domain(self, prefix: str = "scenario_set") -> ScenarioSet:
+        scenarios = tuple(
+            under(
+                f"{prefix}.scenarios[{i}]",
+                lambda s=s: Scenario(s.name, s.probability, s.level, s.vol, s.description),
+            )
+            for i, s in enumerate(self.scenarios)
+        )
+        return under(
+            prefix,
+            lambda: ScenarioSet(self.id, self.name, self.event_date, scenarios, self.description),
+        )

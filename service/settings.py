@@ -1,0 +1,24 @@
+"""Runtime settings, from environment variables prefixed ``FXSCEN_`` (e.g. ``FXSCEN_WORKERS``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FXSCEN_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    # largest book one POST /v1/price accepts (the batch path for larger runs is /v1/jobs)
+    max_instruments: int = 100_000
+    # books at least this large are priced on a worker thread so the event loop stays free
+    offload_threshold: int = 256
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
