@@ -3,10 +3,12 @@
 Under the pricing measure the mixture forward must equal the market forward:
 ``Σ q_i J_i = 1``. Three choices (DESIGN.md):
 
-* ``tilt``: ``q_i ∝ p_i·J_i^λ`` with λ solved so that ``Σ q_i J_i = 1`` — the exponential
-  tilt, i.e. the measure of minimum relative entropy to ``p`` under the forward constraint
-  (Csiszár 1975; Avellaneda et al., "Weighted Monte Carlo", 2001). It exists iff the jumps
-  of the scenarios with ``p_i > 0`` straddle 1 (``min J < 1 < max J``), or all equal 1.
+* ``tilt``: ``q_i ∝ p_i·J_i^λ`` with λ solved so that ``Σ q_i J_i = 1`` — the Esscher
+  transform of ``p`` (Gerber & Shiu 1994), the measure of least relative entropy to ``p``
+  among those with the same ``E[ln J]`` (Csiszár 1975). (The least-entropy measure under the
+  forward constraint itself would be ``q ∝ p·e^{λJ}``; the power form keeps the tilt a change
+  of drift of the log-return, as for a lognormal.) It exists iff the jumps of the scenarios
+  with ``p_i > 0`` straddle 1 (``min J < 1 < max J``), or all equal 1.
 * ``scale``: keep ``q = p`` and rescale the jumps, ``J_i ← J_i / Σ_j p_j J_j``.
 * ``none``: ``q = p``, jumps as given; the forward mismatch ``Σ p_i J_i − 1`` is reported.
 

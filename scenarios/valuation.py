@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pricing.implied_vol import implied_vol
 
 from pricing.black import Payoff
+from pricing.implied_vol import implied_vol
 from pricing.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
 from pricing.mixture import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
 from scenarios.dates import year_fraction

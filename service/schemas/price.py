@@ -143,7 +143,7 @@ class InstrumentResult(Schema):
     implied_vol: float | None = Field(description="Black vol of the mixture price (vanillas).")
     implied_vol_status: str = Field(
         description="converged | not_vanilla | below_intrinsic | above_upper_bound | "
-        "no_time_value | bad_input"
+        "no_time_value | bad_input | not_converged"
     )
 
 
@@ -173,6 +173,7 @@ _IV_STATUS = {
     2: "above_upper_bound",
     3: "no_time_value",
     4: "bad_input",
+    5: "not_converged",
 }
 
 

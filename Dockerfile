@@ -1,0 +1,26 @@
+# USD/JPY tariff-scenario pricing service.
+# Build: docker build -t fxscen .   Run: docker run -p 8000:8000 -e FXSCEN_WORKERS=2 fxscen
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    FXSCEN_HOST=0.0.0.0 \
+    FXSCEN_PORT=8000 \
+    FXSCEN_WORKERS=2 \
+    NUMBA_CACHE_DIR=/tmp/numba-cache
+
+WORKDIR /app
+COPY pyproject.toml README.md constraints.txt ./
+COPY pricing ./pricing
+COPY scenarios ./scenarios
+COPY service ./service
+RUN pip install -c constraints.txt . \
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin fxscen
+USER 10001
+
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['FXSCEN_PORT'] + '/v1/health', timeout=4)"]
+CMD ["fxscen", "serve"]
