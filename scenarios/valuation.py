@@ -11,6 +11,7 @@ curve's total variance to the event.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -57,10 +58,10 @@ class BookValuation:
 def fit_measure(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Measure) -> MeasureFit:
     """The pricing measure of ``scenario_set`` on ``market``; 422-kind error if none exists."""
     scenario_set.check_against(market.valuation_date)
-    probabilities = np.array([s.probability for s in scenario_set.scenarios])
-    jumps = np.array([s.level for s in scenario_set.scenarios]) / market.spot
+    probabilities = tuple(s.probability for s in scenario_set.scenarios)
+    levels = tuple(s.level for s in scenario_set.scenarios)
     try:
-        return risk_neutral(probabilities=probabilities, jumps=jumps, measure=measure)
+        return _cached_fit(probabilities, levels, market.spot, measure)
     except NoRiskNeutralMeasure as exc:
         levels = [s.level for s in scenario_set.scenarios if s.probability > 0]
         side = "above" if min(levels) >= market.spot else "below"
@@ -72,6 +73,16 @@ def fit_measure(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Meas
             f"add a scenario on the other side, or use measure 'scale' or 'none'",
             ErrorKind.NO_MEASURE,
         ) from exc
+
+
+@lru_cache(maxsize=256)
+def _cached_fit(
+    probabilities: tuple[float, ...], levels: tuple[float, ...], spot: float, measure: Measure
+) -> MeasureFit:
+    """The measure depends on p, L/S0 and the choice only: solve it once per distinct set."""
+    return risk_neutral(
+        probabilities=np.array(probabilities), jumps=np.array(levels) / spot, measure=measure
+    )
 
 
 def value_book(

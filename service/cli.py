@@ -26,6 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        access_log=not args.no_access_log,
     )
     return 0
 
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=settings.port)
     serve.add_argument("--workers", type=int, default=settings.workers)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
     serve.set_defaults(run=_serve)
     price = sub.add_parser("price", help="price a JSON file with the body of POST /v1/price")
     price.add_argument("file")
