@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import ConfigDict, Field
 
 from pricing.measure import Measure
@@ -157,6 +158,17 @@ class MeasureRead(Schema):
     jump_ratios: dict[str, float] = Field(description="Jump ratios J priced with, by scenario.")
 
 
+class ScenarioPnl(Schema):
+    scenarios: list[str]
+    instruments: list[str] = Field(description="Each instrument's label, or its path.")
+    values: list[list[float]] = Field(
+        description="[scenario][instrument]: value × notional if the scenario happens."
+    )
+    pnl: list[list[float]] = Field(
+        description="[scenario][instrument]: value in the scenario minus today's mixture value."
+    )
+
+
 class PriceResponse(Schema):
     scenario_set_id: str
     valuation_date: dt.date
@@ -164,6 +176,7 @@ class PriceResponse(Schema):
     spot: float
     measure: MeasureRead
     results: list[InstrumentResult]
+    scenario_pnl: ScenarioPnl
 
 
 _IV_STATUS = {
@@ -234,6 +247,7 @@ def price_response(job: PriceJob, valuation: BookValuation) -> dict[str, Any]:
     ivs = valuation.implied_vols.tolist()
     iv_ok = valuation.implied_ok.tolist()
     iv_status = valuation.implied_status.tolist()
+    notionals = np.array([o.notional for o in job.options])
     results = []
     for i, o in enumerate(job.options):
         price = columns["price"][i]
@@ -274,4 +288,23 @@ def price_response(job: PriceJob, valuation: BookValuation) -> dict[str, Any]:
             "jump_ratios": dict(zip(names, fit.jumps.tolist(), strict=True)),
         },
         "results": results,
+        "scenario_pnl": scenario_pnl(
+            names,
+            [o.label or f"instruments[{i}]" for i, o in enumerate(job.options)],
+            g.scenario_values * notionals[:, None],
+            g.price * notionals,
+        ),
+    }
+
+
+def scenario_pnl(
+    names: tuple[str, ...], labels: list[str], values: np.ndarray, mixture: np.ndarray
+) -> dict[str, Any]:
+    """Scenario × instrument matrix: value if scenario i happens, and P&L against today's
+    mixture value (both × notional, in each instrument's currency)."""
+    return {
+        "scenarios": list(names),
+        "instruments": labels,
+        "values": values.T.tolist(),
+        "pnl": (values - mixture[:, None]).T.tolist(),
     }

@@ -366,3 +366,20 @@ def test_each_measure_is_reported(client: TestClient) -> None:
             assert data["forward_mismatch"] == pytest.approx(data["subjective_forward_mismatch"])
         else:
             assert abs(data["forward_mismatch"]) < 1e-12
+
+
+def test_scenario_pnl_matrix_recombines_to_the_book_value(client: TestClient) -> None:
+    """Σ_i q_i · value_i = today's value for every instrument: the P&L has q-mean zero."""
+    legs = [
+        {"kind": "call", "strike": 150.0, "tenor": "3M", "notional": 1e6, "label": "c"},
+        {"kind": "put", "strike": 140.0, "tenor": "1W", "notional": 2e6},
+    ]
+    data = client.post("/v1/price", json=body(instruments=legs)).json()
+    matrix = data["scenario_pnl"]
+    q = [data["measure"]["weights"][name] for name in matrix["scenarios"]]
+    assert matrix["instruments"] == ["c", "instruments[1]"]
+    for j, result in enumerate(data["results"]):
+        mean_pnl = math.fsum(w * row[j] for w, row in zip(q, matrix["pnl"], strict=True))
+        assert abs(mean_pnl) <= 1e-9 * abs(result["value"])
+    # the 1W put expires before the event: its value is the same in every scenario
+    assert {row[1] for row in matrix["pnl"]} == {0.0}
