@@ -28,8 +28,9 @@ sys.path.insert(0, str(ROOT))
 from pricing import cds  # noqa: E402
 from pricing.quantlib_guard import quantlib_session, to_ql_date  # noqa: E402
 
-# The built-in USD curve (scenarios/data/tariff_2025.toml: 1D / 1Y / 2Y zero rates).
-USD_TIMES, USD_ZEROS = np.array([1, 365, 730]) / 365.0, np.array([0.043, 0.040, 0.038])
+# The built-in USD curve (scenarios/data/tariff_2025.toml: 1D / 1Y / 2Y / 5Y / 10Y zero rates).
+USD_TIMES = np.array([1, 365, 730, 1826, 3652]) / 365.0
+USD_ZEROS = np.array([0.043, 0.040, 0.038, 0.036, 0.038])
 PROBABILITIES = np.array([0.15, 0.30, 0.15, 0.25, 0.15])  # tariff_2025.toml, same order
 
 
@@ -40,8 +41,9 @@ def scenario_inputs() -> tuple[dict, np.ndarray, np.ndarray]:
     base = np.array([e["spreads_bp"] for e in entities], dtype=float)
     auto = np.array([e["auto_tariff_bp_per_10pp"] for e in entities])
     recip = np.array([e["reciprocal_tariff_bp_per_10pp"] for e in entities])
+    tariff = tomllib.loads((ROOT / "scenarios/data/tariff_2025.toml").read_text(encoding="utf-8"))
     spreads = []
-    for drivers in data["drivers"].values():
+    for drivers in (s["drivers"] for s in tariff["scenario_set"]["scenarios"]):
         shift = (
             auto * (drivers["auto_tariff_pct"] - credit["reference_auto_tariff_pct"])
             + recip * (drivers["reciprocal_tariff_pct"] - credit["reference_reciprocal_tariff_pct"])

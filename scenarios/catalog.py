@@ -1,7 +1,9 @@
 """The built-in markets and scenario sets, loaded from ``scenarios/data/*.toml`` at start-up.
 
 Each data file holds one market and one scenario set with every figure traced to
-MARKET_FACTS.md or marked as an assumption in a comment beside it.
+MARKET_FACTS.md or marked as an assumption in a comment beside it. A scenario set may name a
+credit market (``credit = "<id>"``), loaded from the credit files: its base CDS curves and the
+sensitivities that map the scenarios' drivers to spreads.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from importlib import resources
 from typing import Any
 
 from pricing.curve import CurveInterpolation
+from scenarios.credit import CreditMarket, EntityCurve
 from scenarios.dates import pillar_date
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
 
 DATA_FILES = ("tariff_2025.toml",)
+CREDIT_FILES = ("credit_2025.toml",)
+# credit-file keys of the drivers the sensitivities and reference levels are given for
+_CREDIT_DRIVERS = ("auto_tariff", "reciprocal_tariff")
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class CatalogEntry:
     scenario_set: ScenarioSet
     market_id: str
     market: MarketSnapshot
+    credit: CreditMarket | None = None
 
 
 def _pillar(valuation: dt.date, row: dict[str, Any]) -> dt.date:
@@ -62,8 +69,46 @@ def _market(raw: dict[str, Any]) -> MarketSnapshot:
     )
 
 
+def _read(name: str) -> dict[str, Any]:
+    return tomllib.loads(resources.files("scenarios.data").joinpath(name).read_text("utf-8"))
+
+
+def _credit(raw: dict[str, Any]) -> CreditMarket:
+    """A credit file: ``[credit]`` (date, recovery, tenors, tenor weights, reference tariff
+    levels) and ``[[entities]]`` (spreads, coupon, bp per 10pp of each tariff)."""
+    c = raw["credit"]
+    return CreditMarket(
+        valuation_date=c["valuation_date"],
+        id=c["id"],
+        reference_drivers={f"{d}_pct": c[f"reference_{d}_pct"] for d in _CREDIT_DRIVERS},
+        tenor_weights=dict(zip(c["tenors"], c["tenor_weights"], strict=True)),
+        entities=tuple(
+            EntityCurve(
+                entity=e["name"],
+                currency=c["currency"],
+                recovery=e.get("recovery", c["recovery"]),
+                tenors=tuple(c["tenors"]),
+                spreads_bp=tuple(e["spreads_bp"]),
+                coupon_bp=e["coupon_bp"],
+                sensitivities_bp_per_10pp={
+                    f"{d}_pct": e[f"{d}_bp_per_10pp"] for d in _CREDIT_DRIVERS
+                },
+                description=e.get("description", ""),
+            )
+            for e in raw["entities"]
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def builtin_credit_markets() -> dict[str, CreditMarket]:
+    """Every built-in credit market by id (loaded once)."""
+    markets = (_credit(_read(name)) for name in CREDIT_FILES)
+    return {market.id: market for market in markets}
+
+
 def _load(name: str) -> CatalogEntry:
-    raw = tomllib.loads(resources.files("scenarios.data").joinpath(name).read_text("utf-8"))
+    raw = _read(name)
     market = _market(raw["market"])
     s = raw["scenario_set"]
     scenario_set = ScenarioSet(
@@ -78,12 +123,16 @@ def _load(name: str) -> CatalogEntry:
                 level=r["level"],
                 vol=r["vol"],
                 description=r.get("description", ""),
+                drivers=r.get("drivers", {}),
             )
             for r in s["scenarios"]
         ),
     )
     scenario_set.check_against(market.valuation_date)
-    return CatalogEntry(scenario_set, raw["market"]["id"], market)
+    credit = builtin_credit_markets()[s["credit"]] if "credit" in s else None
+    if credit is not None and credit.valuation_date != market.valuation_date:
+        raise ValueError(f"{name}: credit {credit.id} is not dated {market.valuation_date}")
+    return CatalogEntry(scenario_set, raw["market"]["id"], market, credit)
 
 
 @lru_cache(maxsize=1)

@@ -4,19 +4,26 @@ A scenario is a named outcome with a subjective probability ``p`` (real-world, t
 analyst's), the USD/JPY level ``L`` expected just after the decision (JPY per USD) and the
 post-event vol. The jump ratio ``J = L / S0`` is applied multiplicatively to wherever spot
 is at the event (DESIGN.md), so the scenario's forward for a later expiry is ``F(T)·J``.
+Optional ``drivers`` are the outcome's policy levels in percent (``auto_tariff_pct``,
+``reciprocal_tariff_pct``); :mod:`scenarios.credit` maps them to CDS spreads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from scenarios import checks
 from scenarios.errors import DomainError, FieldError
 
 PROBABILITY_TOLERANCE = 1e-9
 MAX_SCENARIOS = 64
+MAX_DRIVERS = 16
+_DRIVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class Scenario:
     level: float
     vol: float
     description: str = ""
+    drivers: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -35,6 +43,21 @@ class Scenario:
         checks.in_range("probability", self.probability, 0.0, 1.0)
         checks.positive("level", self.level)
         checks.in_range("vol", self.vol, 1e-4, 5.0, " (a decimal, 0.10 = 10%)")
+        object.__setattr__(self, "drivers", _drivers(self.drivers))
+
+
+def _drivers(drivers: Mapping[str, float]) -> Mapping[str, float]:
+    """Driver levels (percent): snake_case names, finite values ≥ 0; read-only."""
+    if not isinstance(drivers, Mapping) or len(drivers) > MAX_DRIVERS:
+        raise DomainError.field("drivers", f"must map at most {MAX_DRIVERS} names to levels")
+    for name, level in drivers.items():
+        if not isinstance(name, str) or not _DRIVER_NAME.match(name):
+            raise DomainError.field(
+                "drivers", f"names must be snake_case such as auto_tariff_pct, got {name!r}"
+            )
+        if checks.finite(f"drivers.{name}", level) < 0.0:
+            raise DomainError.field(f"drivers.{name}", f"must be >= 0, got {level!r}")
+    return MappingProxyType({name: float(level) for name, level in drivers.items()})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,13 @@ class Settings(BaseSettings):
     max_instruments: int = 100_000
     # books at least this large are priced on a worker thread so the event loop stays free
     offload_threshold: int = 256
+    # Monte Carlo paths (POST /v1/paths, path-dependent pricing): limits per request
+    max_paths: int = 1_000_000
+    max_steps: int = 3_000  # a 10Y daily (weekday) grid has ~2,610
+    max_sample_paths: int = 200
+    max_path_steps: int = 300_000_000  # n_paths × steps: bounds one request's work (~3 s)
+    # threads simulating one request's paths (the numbers do not depend on it)
+    path_workers: int = 2
 
 
 @lru_cache(maxsize=1)

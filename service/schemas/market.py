@@ -81,6 +81,13 @@ class ScenarioIn(Schema):
     level: PositiveFloat = Field(description="Post-event USD/JPY level L, JPY per USD.")
     vol: PositiveFloat = Field(description="Post-event vol, annualised decimal.")
     description: str = ""
+    drivers: dict[str, FiniteFloat] = Field(
+        default_factory=dict,
+        max_length=16,
+        description="Policy levels in percent (auto_tariff_pct, reciprocal_tariff_pct), >= 0; "
+        "they move the CDS curves through the credit market's sensitivities.",
+        examples=[{"auto_tariff_pct": 25.0, "reciprocal_tariff_pct": 24.0}],
+    )
 
 
 class ScenarioSetIn(Schema):
@@ -96,7 +103,9 @@ class ScenarioSetIn(Schema):
         scenarios = tuple(
             under(
                 f"{prefix}.scenarios[{i}]",
-                lambda s=s: Scenario(s.name, s.probability, s.level, s.vol, s.description),
+                lambda s=s: Scenario(
+                    s.name, s.probability, s.level, s.vol, s.description, drivers=s.drivers
+                ),
             )
             for i, s in enumerate(self.scenarios)
         )

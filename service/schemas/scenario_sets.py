@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pydantic import Field
+
 from pricing.curve import CurveInterpolation
 from scenarios.catalog import CatalogEntry
 from service.schemas.common import Schema
@@ -15,6 +17,7 @@ class ScenarioRead(Schema):
     level: float
     vol: float
     description: str
+    drivers: dict[str, float] = Field(default_factory=dict)
 
 
 class DatedRate(Schema):

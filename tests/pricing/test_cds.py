@@ -334,7 +334,9 @@ def test_builtin_credit_data_bootstraps_in_every_scenario():
     auto = np.array([e["auto_tariff_bp_per_10pp"] for e in entities])
     recip = np.array([e["reciprocal_tariff_bp_per_10pp"] for e in entities])
     scenarios = [base]
-    for drivers in data["drivers"].values():
+    tariff = tomllib.loads(DATA.with_name("tariff_2025.toml").read_text(encoding="utf-8"))
+    drivers_by_name = {s["name"]: s["drivers"] for s in tariff["scenario_set"]["scenarios"]}
+    for drivers in drivers_by_name.values():
         shift = (auto * (drivers["auto_tariff_pct"] - credit["reference_auto_tariff_pct"])
                  + recip * (drivers["reciprocal_tariff_pct"]
                             - credit["reference_reciprocal_tariff_pct"])) / 10.0  # fmt: skip
@@ -344,6 +346,6 @@ def test_builtin_credit_data_bootstraps_in_every_scenario():
     schedule = schedule_for(credit["valuation_date"], credit["tenors"])
     curves = bootstrap(schedule, spreads, credit["recovery"])
     assert curves.converged.all() and curves.arbitrage_free.all()
-    assert set(data["drivers"]) == {
+    assert set(drivers_by_name) == {
         "comprehensive_deal", "narrow_suspension", "production_linked", "no_deal", "escalation"
     }  # fmt: skip
