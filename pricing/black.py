@@ -58,7 +58,7 @@ class Payoff(IntEnum):
 
 # Each payoff is a weighted sum of four building blocks (vanilla, asset-or-nothing,
 # cash-or-nothing, forward) on its side ω; columns: vanilla, asset, cash, forward, ω.
-_TABLE = np.array(
+PAYOFF_TABLE = np.array(
     [
         [1.0, 0.0, 0.0, 0.0, 1.0],  # CALL
         [1.0, 0.0, 0.0, 0.0, -1.0],  # PUT
@@ -94,7 +94,7 @@ class PayoffCoefficients:
 
 def payoff_coefficients(*, payoffs: np.ndarray, strikes: np.ndarray) -> PayoffCoefficients:
     """Coefficients for payoff codes ``payoffs`` [n] (:class:`Payoff`) at ``strikes`` [n]."""
-    rows = _TABLE[np.asarray(payoffs, dtype=np.intp)]
+    rows = PAYOFF_TABLE[np.asarray(payoffs, dtype=np.intp)]
     strikes = np.asarray(strikes, dtype=float)
     vanilla, asset, cash, gamma, omega = (rows[..., j] for j in range(5))
     return PayoffCoefficients(

@@ -36,12 +36,14 @@ References: DESIGN.md (the model); Garman & Kohlhagen (1983).
 from __future__ import annotations
 
 import math
+import types
 from dataclasses import dataclass
+from typing import Any
 
 import numba as nb
 import numpy as np
 
-from pricing.black import payoff_coefficients
+from pricing.black import PAYOFF_TABLE
 
 _INV_SQRT_2PI = 0.3989422804014327
 _SQRT_HALF = 0.7071067811865476
@@ -111,7 +113,8 @@ def _ncdf(z: float) -> float:
 
 
 def _kernel_body(
-    log_fk,
+    payoffs,
+    table,
     forwards,
     strikes,
     dfs,
@@ -121,13 +124,6 @@ def _kernel_body(
     pre_vols,
     pre_times,
     post_times,
-    alpha,
-    beta,
-    gamma,
-    omega,
-    vanilla,
-    asset,
-    cash,
     weights,
     jumps,
     log_jumps,
@@ -143,15 +139,25 @@ def _kernel_body(
     d_jumps,
     spot,
 ):
-    n = log_fk.shape[0]
+    n = forwards.shape[0]
     m = weights.shape[0]
     row_stride = 1 if vols.shape[0] > 1 else 0
     for i in nb.prange(n):
         f0 = forwards[i]
         k = strikes[i]
         df = dfs[i]
-        a_i, b_i, g_i, w_i = alpha[i], beta[i], gamma[i], omega[i]
+        code = payoffs[i]
+        van, ass, csh, g_i, w_i = (
+            table[code, 0],
+            table[code, 1],
+            table[code, 2],
+            table[code, 3],
+            table[code, 4],
+        )
+        a_i = van * w_i + ass
+        b_i = csh - van * w_i * k
         akb = a_i * k + b_i
+        log_fk = math.log(f0 / k)
         pre_var = pre_vols[i] * pre_vols[i] * pre_times[i]
         after = post_times[i] > 0.0
         acc_v = 0.0
@@ -166,13 +172,13 @@ def _kernel_body(
                 jump = jumps[j]
                 v = pre_var + sig * sig * post_times[i]
                 dv_dsig = 2.0 * (pre_vols[i] * pre_times[i] + sig * post_times[i])
-                x = log_fk[i] + log_jumps[j]
+                x = log_fk + log_jumps[j]
                 q = weights[j]
             else:
                 jump = 1.0
                 v = pre_var
                 dv_dsig = 2.0 * pre_vols[i] * pre_times[i]
-                x = log_fk[i]
+                x = log_fk
                 q = 1.0
             f = f0 * jump
             sv = math.sqrt(v)
@@ -181,12 +187,7 @@ def _kernel_body(
             n1 = _ncdf(w_i * d1)
             n2 = _ncdf(w_i * d2)
             pdf2 = _INV_SQRT_2PI * math.exp(-0.5 * d2 * d2)
-            c = (
-                vanilla[i] * w_i * (f * n1 - k * n2)
-                + asset[i] * f * n1
-                + cash[i] * n2
-                + g_i * (f - k)
-            )
+            c = van * w_i * (f * n1 - k * n2) + ass * f * n1 + csh * n2 + g_i * (f - k)
             fsv = f * sv
             c_f = a_i * n1 + w_i * pdf2 * akb / fsv + g_i
             c_ff = w_i * pdf2 * (a_i * k * sv - akb * d1) / (fsv * fsv)
@@ -219,8 +220,16 @@ def _kernel_body(
 
 # Threads pay off for big books only: waking the pool costs more than pricing a handful of
 # options (measured ~2 ms under load for one option against ~5 µs serial).
-_kernel_parallel = nb.njit(parallel=True, cache=True)(_kernel_body)
-_kernel_serial = nb.njit(parallel=False, cache=True)(_kernel_body)
+# numba names its on-disk cache after the Python function, so each compilation gets its own
+# function object (same code, own name); sharing one made both load the same cached binary.
+def _renamed(name: str) -> Any:
+    clone = types.FunctionType(_kernel_body.__code__, _kernel_body.__globals__, name)
+    clone.__qualname__ = name
+    return clone
+
+
+_kernel_parallel = nb.njit(parallel=True, cache=True)(_renamed("_kernel_parallel"))
+_kernel_serial = nb.njit(parallel=False, cache=True)(_renamed("_kernel_serial"))
 PARALLEL_THRESHOLD = 4096
 
 
@@ -237,7 +246,6 @@ def mixture_greeks(*, book: OptionBook, mix: ScenarioMix, spot: float) -> Mixtur
     """
     n = book.strikes.shape[0]
     m = mix.weights.shape[0]
-    coeffs = payoff_coefficients(payoffs=book.payoffs, strikes=book.strikes)
     vols = np.ascontiguousarray(np.atleast_2d(np.asarray(mix.vols, dtype=float)))
     outs = [np.empty(n) for _ in range(7)]
     scen_values = np.empty((n, m))
@@ -245,7 +253,6 @@ def mixture_greeks(*, book: OptionBook, mix: ScenarioMix, spot: float) -> Mixtur
     f64 = [
         np.ascontiguousarray(a, dtype=float)
         for a in (
-            np.log(book.forwards / book.strikes),
             book.forwards,
             book.strikes,
             book.discount_factors,
@@ -255,20 +262,14 @@ def mixture_greeks(*, book: OptionBook, mix: ScenarioMix, spot: float) -> Mixtur
             book.pre_vols,
             book.pre_times,
             book.post_times,
-            coeffs.alpha,
-            coeffs.beta,
-            coeffs.gamma,
-            coeffs.omega,
-            coeffs.vanilla,
-            coeffs.asset,
-            coeffs.cash,
             mix.weights,
             mix.jumps,
             np.log(mix.jumps),
         )
     ]
     kernel = _kernel_parallel if n >= PARALLEL_THRESHOLD else _kernel_serial
-    kernel(*f64, vols, *outs, scen_values, d_jumps, float(spot))
+    codes = np.ascontiguousarray(book.payoffs, dtype=np.int64)
+    kernel(codes, PAYOFF_TABLE, *f64, vols, *outs, scen_values, d_jumps, float(spot))
     price, delta, gamma, vega, theta, rho_jpy, rho_usd = outs
     return MixtureResult(
         price=price,
