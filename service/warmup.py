@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pricing.mixture import PARALLEL_THRESHOLD
 from scenarios.catalog import builtin_catalog
 from scenarios.instruments import OptionKind, build_fx_option
 from scenarios.valuation import value_book
@@ -17,3 +18,6 @@ def warm_up() -> None:
             tenor="3M",
         )
         value_book(market=entry.market, scenario_set=entry.scenario_set, options=(option,))
+        # and a book large enough for the threaded build, so big books pay no compile either
+        book = (option,) * PARALLEL_THRESHOLD
+        value_book(market=entry.market, scenario_set=entry.scenario_set, options=book)
