@@ -35,8 +35,8 @@ def _price(args: argparse.Namespace) -> int:
     """The same validation, pricing and response shape as ``POST /v1/price``."""
     from pydantic import ValidationError
 
+    from scenarios.book import value_mixed_book
     from scenarios.errors import DomainError
-    from scenarios.valuation import value_book
     from service.problems import domain_problem, validation_problem
     from service.schemas.price import PriceRequest, price_response, to_job
 
@@ -47,11 +47,8 @@ def _price(args: argparse.Namespace) -> int:
         return 2
     try:
         job = to_job(PriceRequest.model_validate(body), get_settings().max_instruments)
-        valuation = value_book(
-            market=job.market,
-            scenario_set=job.scenario_set,
-            options=job.options,
-            measure=job.measure,
+        valuation = value_mixed_book(
+            market=job.market, scenario_set=job.scenario_set, book=job.book, measure=job.measure
         )
     except ValidationError as exc:
         problem = validation_problem(exc.errors())

@@ -33,6 +33,8 @@ _TITLES = {
     ErrorKind.CONFLICT: "Conflict",
 }
 log = logging.getLogger("service")
+# member tags of the discriminated unions in the schemas (service.schemas.price)
+_UNION_TAGS = frozenset({"fx", "cds", "path"})
 
 
 def problem_body(
@@ -80,7 +82,12 @@ def validation_problem(errors: Sequence[Any]) -> dict[str, Any]:
 def field_path(loc: Sequence[str | int]) -> str:
     """``("body", "instruments", 0, "strike")`` → ``instruments[0].strike``."""
     path = ""
+    previous: str | int | None = None
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path") else loc:
+        skip_tag = isinstance(previous, int) and part in _UNION_TAGS
+        previous = part
+        if skip_tag:
+            continue  # a tagged-union member name, not a field of the request
         if isinstance(part, int):
             path += f"[{part}]"
         elif part in ("function-after", "function-before", "function-plain"):

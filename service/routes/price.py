@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from scenarios.valuation import value_book
+from scenarios.book import value_mixed_book
 from service.deps import SettingsDep
 from service.problems import PROBLEM_JSON
 from service.schemas.price import PriceRequest, PriceResponse, price_response, to_job
@@ -21,24 +21,26 @@ _PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 
     responses={404: _PROBLEM, 422: _PROBLEM},
 )
 async def price(request: PriceRequest, settings: SettingsDep) -> JSONResponse:
-    """Price calls, puts, digitals and forwards under the scenario mixture.
+    """Price a book — calls, puts, digitals, forwards and CDS — under the scenario mixture.
 
-    For each instrument: the mixture premium (JPY per unit of notional), per-scenario
+    For each FX instrument: the mixture premium (JPY per unit of notional), per-scenario
     prices, Greeks, ∂price/∂level per scenario and the mixture's Black implied vol. The
     response also states the measure used (tilt λ, q beside p, forward mismatch).
-    Expiries on or before the event date ignore the scenarios.
+    Expiries on or before the event date ignore the scenarios. CDS lines (``kind: cds``) get
+    the ISDA figures per scenario and under the mixture, as in ``POST /v1/cds``. The
+    ``scenario_pnl`` matrix gives every line's value if each scenario happens.
     """
     job = to_job(request, settings.max_instruments)
     kwargs = {
         "market": job.market,
         "scenario_set": job.scenario_set,
-        "options": job.options,
+        "book": job.book,
         "measure": job.measure,
     }
     # small books price inline (async handlers measured ~1.8× the sync threadpool's req/s);
     # large ones go to a worker thread so the event loop keeps serving.
-    if len(job.options) >= settings.offload_threshold:
-        valuation = await run_in_threadpool(value_book, **kwargs)
+    if len(job.book.options) >= settings.offload_threshold or job.book.cds:
+        valuation = await run_in_threadpool(value_mixed_book, **kwargs)
     else:
-        valuation = value_book(**kwargs)
+        valuation = value_mixed_book(**kwargs)
     return JSONResponse(price_response(job, valuation))

@@ -26,7 +26,7 @@ from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import FiniteFloat, PositiveFloat, Schema, under
 from service.schemas.market import MarketIn, ScenarioSetIn
-from service.schemas.price import BUILTIN_SET, MeasureRead, ScenarioPnl, scenario_pnl
+from service.schemas.results import BUILTIN_SET, MeasureRead, ScenarioPnl, scenario_pnl
 
 Bps = Annotated[list[FiniteFloat], Field(min_length=1, max_length=len(STANDARD_TENORS))]
 
@@ -310,7 +310,7 @@ def to_cds_job(request: CdsRequest, max_contracts: int) -> CdsJob:
     return CdsJob(market, scenario_set, credit, contracts, request.measure, overrides)
 
 
-def _figures(v: CdsBookValuation, which: str, notionals: np.ndarray) -> list[Any]:
+def cds_figures(v: CdsBookValuation, which: str, notionals: np.ndarray) -> list[Any]:
     """Rows of figures per contract; ``which`` is mixture, base or scenarios ([n, m])."""
     f = getattr(v, which)
     names = ("par_spreads_bp", "clean_upfronts", "dirty_upfronts", "accrued", "risky_pv01s",
@@ -333,8 +333,8 @@ def _figures(v: CdsBookValuation, which: str, notionals: np.ndarray) -> list[Any
 def cds_response(job: CdsJob, v: CdsBookValuation) -> dict[str, Any]:
     """The response body as plain JSON types."""
     fit, names, credit = v.fit, v.scenario_names, job.credit
-    mixture, base = _figures(v, "mixture", v.notionals), _figures(v, "base", v.notionals)
-    scenarios = _figures(v, "scenarios", v.notionals)
+    mixture, base = cds_figures(v, "mixture", v.notionals), cds_figures(v, "base", v.notionals)
+    scenarios = cds_figures(v, "scenarios", v.notionals)
     results = [
         {
             "label": c.label,

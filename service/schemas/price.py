@@ -11,22 +11,35 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-import numpy as np
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Discriminator, Field, Tag
 
 from pricing.measure import Measure
+from scenarios.book import MixedBook, MixedValuation
 from scenarios.catalog import builtin_entry
+from scenarios.cds_valuation import build_cds_contract
+from scenarios.credit import CreditMarket
 from scenarios.errors import DomainError
 from scenarios.instruments import Currency, FxOption, OptionKind, build_fx_option
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
-from scenarios.valuation import BookValuation
+from service.schemas.cds import (
+    CdsContractIn,
+    CdsFiguresRead,
+    CreditMarketIn,
+    CurveOverrideIn,
+    cds_figures,
+)
 from service.schemas.common import PositiveFloat, Schema, under
 from service.schemas.market import MarketIn, ScenarioSetIn
-
-BUILTIN_SET = "us-japan-tariff-2025-07-09"
+from service.schemas.results import (
+    BUILTIN_SET,
+    MeasureRead,
+    ScenarioPnl,
+    measure_read,
+    scenario_pnl,
+)
 
 
 class InstrumentIn(Schema):
@@ -54,6 +67,25 @@ class InstrumentIn(Schema):
         )
 
 
+class CdsInstrumentIn(CdsContractIn):
+    """A standard CDS contract on an automaker (see ``POST /v1/cds``) inside a mixed book."""
+
+    kind: Literal["cds"]
+
+
+def _family(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return "cds" if kind == "cds" else "fx"
+
+
+# the tag names below appear in pydantic's error locations; service.problems drops them
+INSTRUMENT_TAGS = ("fx", "cds")
+Instrument = Annotated[
+    Annotated[InstrumentIn, Tag("fx")] | Annotated[CdsInstrumentIn, Tag("cds")],
+    Discriminator(_family),
+]
+
+
 class PriceRequest(Schema):
     """Price instruments under a built-in scenario set (by id) or an inline one.
 
@@ -68,7 +100,13 @@ class PriceRequest(Schema):
         description="tilt: q ∝ p·J^λ with Σ q·J = 1 (default); scale: J ← J/Σ p·J; "
         "none: as given, forward mismatch reported.",
     )
-    instruments: Annotated[list[InstrumentIn], Field(min_length=1)]
+    instruments: Annotated[list[Instrument], Field(min_length=1)]
+    credit: CreditMarketIn | None = Field(
+        default=None, description="Credit market for CDS lines; defaults to the set's own."
+    )
+    scenario_credit: dict[str, dict[str, CurveOverrideIn]] = Field(
+        default_factory=dict, description="Per-scenario CDS curve overrides: scenario → entity."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -128,6 +166,7 @@ class InstrumentResult(Schema):
     tenor: str | None
     payout_currency: Currency | None
     notional: float
+    currency: Literal["JPY"] = Field(description="Currency of price and value.")
     after_event: bool = Field(
         description="False: expires on or before the event; the scenarios do not matter."
     )
@@ -148,25 +187,24 @@ class InstrumentResult(Schema):
     )
 
 
-class MeasureRead(Schema):
-    measure: Measure
-    tilt_lambda: float | None = Field(description="λ of the tilt, null for scale/none.")
-    forward_mismatch: float = Field(description="Σ q·J − 1 embedded in the prices.")
-    subjective_forward_mismatch: float = Field(description="Σ p·J − 1 before any adjustment.")
-    probabilities: dict[str, float] = Field(description="Subjective p by scenario.")
-    weights: dict[str, float] = Field(description="Pricing weights q by scenario.")
-    jump_ratios: dict[str, float] = Field(description="Jump ratios J priced with, by scenario.")
+class CdsPriceResult(Schema):
+    """A CDS line of the book: the holder's PV under the mixture, base and each scenario."""
 
-
-class ScenarioPnl(Schema):
-    scenarios: list[str]
-    instruments: list[str] = Field(description="Each instrument's label, or its path.")
-    values: list[list[float]] = Field(
-        description="[scenario][instrument]: value × notional if the scenario happens."
-    )
-    pnl: list[list[float]] = Field(
-        description="[scenario][instrument]: value in the scenario minus today's mixture value."
-    )
+    label: str | None
+    kind: Literal["cds"]
+    entity: str
+    side: str
+    tenor: str | None
+    maturity: dt.date
+    coupon_bp: float
+    notional: float
+    currency: str
+    price: float = Field(description="Holder's PV per unit notional under the mixture.")
+    value: float = Field(description="price × notional, contract currency.")
+    scenario_prices: dict[str, float]
+    mixture: CdsFiguresRead
+    base: CdsFiguresRead
+    scenarios: dict[str, CdsFiguresRead]
 
 
 class PriceResponse(Schema):
@@ -175,7 +213,7 @@ class PriceResponse(Schema):
     event_date: dt.date
     spot: float
     measure: MeasureRead
-    results: list[InstrumentResult]
+    results: list[InstrumentResult | CdsPriceResult]
     scenario_pnl: ScenarioPnl
 
 
@@ -196,12 +234,13 @@ class PriceJob:
 
     scenario_set: ScenarioSet
     market: MarketSnapshot
-    options: tuple[FxOption, ...]
+    book: MixedBook
     measure: Measure
+    labels: tuple[str, ...]
 
 
 def to_job(request: PriceRequest, max_instruments: int) -> PriceJob:
-    """Resolve the set (built-in or inline), the market and the instruments."""
+    """Resolve the set (built-in or inline), the market, the credit market and the book."""
     if (request.scenario_set_id is None) == (request.scenario_set is None):
         raise DomainError.field(
             "scenario_set_id", "give exactly one of scenario_set_id or scenario_set"
@@ -216,42 +255,70 @@ def to_job(request: PriceRequest, max_instruments: int) -> PriceJob:
     scenario_set = request.scenario_set.to_domain() if request.scenario_set else entry.scenario_set
     market = request.market.to_domain() if request.market else entry.market
     under("scenario_set", lambda: scenario_set.check_against(market.valuation_date))
-    options = tuple(
-        inst.to_domain(market.valuation_date, i) for i, inst in enumerate(request.instruments)
+    today = market.valuation_date
+    fx = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, InstrumentIn)]
+    cds = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, CdsInstrumentIn)]
+    credit: CreditMarket | None = None
+    if cds:
+        if request.credit is not None:
+            credit = request.credit.to_domain(today, entry.credit)
+        elif entry.credit is not None:
+            credit = entry.credit
+        else:
+            raise DomainError.field("credit", "is required to price CDS: the set has none")
+    book = MixedBook(
+        options=tuple(x.to_domain(today, i) for i, x in fx),
+        option_rows=tuple(i for i, _ in fx),
+        cds=tuple(
+            under(
+                f"instruments[{i}]",
+                lambda x=x: build_cds_contract(credit=credit, **x.model_dump(exclude={"kind"})),
+            )
+            for i, x in cds
+        ),
+        cds_rows=tuple(i for i, _ in cds),
+        credit=credit,
+        scenario_credit={
+            scenario: {
+                entity: o.to_domain(f"scenario_credit.{scenario}.{entity}")
+                for entity, o in by_entity.items()
+            }
+            for scenario, by_entity in request.scenario_credit.items()
+        },
     )
-    return PriceJob(scenario_set, market, options, request.measure)
+    labels = tuple(x.label or f"instruments[{i}]" for i, x in enumerate(request.instruments))
+    return PriceJob(scenario_set, market, book, request.measure, labels)
 
 
-def price_response(job: PriceJob, valuation: BookValuation) -> dict[str, Any]:
-    """The response body as plain JSON types (built directly: books can be large)."""
-    names = valuation.scenario_names
-    fit = valuation.fit
-    g = valuation.greeks
-    columns = {
-        name: getattr(g, name).tolist()
-        for name in (
-            "price",
-            "delta",
-            "delta_premium_adjusted",
-            "gamma",
-            "vega",
-            "theta",
-            "rho_jpy",
-            "rho_usd",
-        )
-    }
+_GREEKS = (
+    "delta",
+    "delta_premium_adjusted",
+    "gamma",
+    "vega",
+    "theta",
+    "rho_jpy",
+    "rho_usd",
+)
+
+
+def _fx_rows(job: PriceJob, valuation: MixedValuation) -> list[dict[str, Any]]:
+    fx = valuation.fx
+    if fx is None:
+        return []
+    names = fx.scenario_names
+    g = fx.greeks
+    price = g.price.tolist()
+    greeks = {k: getattr(g, k).tolist() for k in _GREEKS}
     scenario_values = g.scenario_values.tolist()
-    d_levels = valuation.d_levels.tolist()
-    forwards = valuation.forwards.tolist()
-    after = valuation.after_event.tolist()
-    ivs = valuation.implied_vols.tolist()
-    iv_ok = valuation.implied_ok.tolist()
-    iv_status = valuation.implied_status.tolist()
-    notionals = np.array([o.notional for o in job.options])
-    results = []
-    for i, o in enumerate(job.options):
-        price = columns["price"][i]
-        results.append(
+    d_levels = fx.d_levels.tolist()
+    forwards = fx.forwards.tolist()
+    after = fx.after_event.tolist()
+    ivs = fx.implied_vols.tolist()
+    iv_ok = fx.implied_ok.tolist()
+    iv_status = fx.implied_status.tolist()
+    rows = []
+    for i, o in enumerate(job.book.options):
+        rows.append(
             {
                 "label": o.label,
                 "kind": o.kind.value,
@@ -261,50 +328,67 @@ def price_response(job: PriceJob, valuation: BookValuation) -> dict[str, Any]:
                 "tenor": o.tenor,
                 "payout_currency": o.payout_currency.value if o.payout_currency else None,
                 "notional": o.notional,
+                "currency": "JPY",
                 "after_event": after[i],
                 "forward": forwards[i],
-                "price": price,
-                "value": price * o.notional,
-                "greeks": {k: columns[k][i] for k in columns if k != "price"},
+                "price": price[i],
+                "value": price[i] * o.notional,
+                "greeks": {k: greeks[k][i] for k in _GREEKS},
                 "scenario_prices": dict(zip(names, scenario_values[i], strict=True)),
                 "dprice_dlevel": dict(zip(names, d_levels[i], strict=True)),
                 "implied_vol": ivs[i] if iv_ok[i] else None,
                 "implied_vol_status": _IV_STATUS[iv_status[i]],
             }
         )
-    scenarios = job.scenario_set.scenarios
+    return rows
+
+
+def _cds_rows(valuation: MixedValuation) -> list[dict[str, Any]]:
+    v = valuation.cds
+    if v is None:
+        return []
+    mixture = cds_figures(v, "mixture", v.notionals)
+    base = cds_figures(v, "base", v.notionals)
+    scenarios = cds_figures(v, "scenarios", v.notionals)
+    return [
+        {
+            "label": c.label,
+            "kind": "cds",
+            "entity": c.entity,
+            "side": c.side.value,
+            "tenor": c.tenor,
+            "maturity": c.maturity.isoformat(),
+            "coupon_bp": c.coupon_bp,
+            "notional": c.notional,
+            "currency": c.currency,
+            "price": mixture[j]["price"],
+            "value": mixture[j]["value"],
+            "scenario_prices": {s: f["price"] for s, f in scenarios[j].items()},
+            "mixture": mixture[j],
+            "base": base[j],
+            "scenarios": scenarios[j],
+        }
+        for j, c in enumerate(v.contracts)
+    ]
+
+
+def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
+    """The response body as plain JSON types (built directly: books can be large)."""
+    results: list[dict[str, Any]] = [{} for _ in range(job.book.size)]
+    for row, result in zip(job.book.option_rows, _fx_rows(job, valuation), strict=True):
+        results[row] = result
+    for row, result in zip(job.book.cds_rows, _cds_rows(valuation), strict=True):
+        results[row] = result
+    fit = (valuation.fx or valuation.cds).fit  # type: ignore[union-attr]
+    names = tuple(s.name for s in job.scenario_set.scenarios)
+    matrix = scenario_pnl(names, list(job.labels), valuation.scenario_values, valuation.values)
+    matrix["currencies"] = list(valuation.currencies)
     return {
         "scenario_set_id": job.scenario_set.id,
         "valuation_date": job.market.valuation_date.isoformat(),
         "event_date": job.scenario_set.event_date.isoformat(),
         "spot": job.market.spot,
-        "measure": {
-            "measure": fit.measure.value,
-            "tilt_lambda": fit.tilt,
-            "forward_mismatch": fit.forward_mismatch,
-            "subjective_forward_mismatch": fit.subjective_mismatch,
-            "probabilities": {s.name: s.probability for s in scenarios},
-            "weights": dict(zip(names, fit.weights.tolist(), strict=True)),
-            "jump_ratios": dict(zip(names, fit.jumps.tolist(), strict=True)),
-        },
+        "measure": measure_read(fit, job.scenario_set),
         "results": results,
-        "scenario_pnl": scenario_pnl(
-            names,
-            [o.label or f"instruments[{i}]" for i, o in enumerate(job.options)],
-            g.scenario_values * notionals[:, None],
-            g.price * notionals,
-        ),
-    }
-
-
-def scenario_pnl(
-    names: tuple[str, ...], labels: list[str], values: np.ndarray, mixture: np.ndarray
-) -> dict[str, Any]:
-    """Scenario × instrument matrix: value if scenario i happens, and P&L against today's
-    mixture value (both × notional, in each instrument's currency)."""
-    return {
-        "scenarios": list(names),
-        "instruments": labels,
-        "values": values.T.tolist(),
-        "pnl": (values - mixture[:, None]).T.tolist(),
+        "scenario_pnl": matrix,
     }

@@ -1,0 +1,109 @@
+"""A mixed book — FX options and CDS contracts — valued under one scenario set and measure.
+
+The one call ``/v1/price`` makes. Each family is valued by its own module
+(:mod:`scenarios.valuation`, :mod:`scenarios.cds_valuation`) with the same pricing measure,
+and the rows come back in request order so the service can build the scenario × instrument
+matrix. Errors found while valuing a family name the request's ``instruments[i]``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from pricing.measure import Measure
+from scenarios.cds_valuation import CdsBookValuation, CdsContract, value_cds_book
+from scenarios.credit import CreditMarket, ScenarioCredit
+from scenarios.errors import DomainError, FieldError
+from scenarios.instruments import FxOption
+from scenarios.market import MarketSnapshot
+from scenarios.scenario import ScenarioSet
+from scenarios.valuation import BookValuation, value_book
+
+
+@dataclass(frozen=True)
+class MixedBook:
+    """Instruments by family, with each one's position in the request (``rows``)."""
+
+    options: tuple[FxOption, ...] = ()
+    option_rows: tuple[int, ...] = ()
+    cds: tuple[CdsContract, ...] = ()
+    cds_rows: tuple[int, ...] = ()
+    credit: CreditMarket | None = None
+    scenario_credit: ScenarioCredit | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.option_rows) + len(self.cds_rows)
+
+
+@dataclass(frozen=True)
+class MixedValuation:
+    """Per-family valuations and the book's scenario matrix in request order.
+
+    ``scenario_values`` [N, m] is value × notional if each scenario happens and ``values`` [N]
+    today's mixture value, each in the instrument's own currency (``currencies``).
+    """
+
+    fx: BookValuation | None
+    cds: CdsBookValuation | None
+    scenario_values: np.ndarray
+    values: np.ndarray
+    currencies: tuple[str, ...]
+
+
+def _renumber(error: DomainError, family: str, rows: tuple[int, ...]) -> DomainError:
+    pattern = re.compile(rf"^{family}\[(\d+)\]")
+    fields = [
+        FieldError(
+            pattern.sub(lambda m: f"instruments[{rows[int(m.group(1))]}]", e.field), e.reason
+        )
+        for e in error.errors
+    ]
+    return DomainError(fields, error.kind)
+
+
+def value_mixed_book(
+    *, market: MarketSnapshot, scenario_set: ScenarioSet, book: MixedBook, measure: Measure
+) -> MixedValuation:
+    """Value every family of ``book`` under ``scenario_set`` on ``market`` with ``measure``."""
+    m = len(scenario_set.scenarios)
+    scenario_values = np.zeros((book.size, m))
+    values = np.zeros(book.size)
+    currencies = [""] * book.size
+    fx = cds = None
+    if book.options:
+        try:
+            fx = value_book(
+                market=market, scenario_set=scenario_set, options=book.options, measure=measure
+            )
+        except DomainError as exc:
+            raise _renumber(exc, "instruments", book.option_rows) from None
+        notionals = np.array([o.notional for o in book.options])
+        rows = list(book.option_rows)
+        scenario_values[rows] = fx.greeks.scenario_values * notionals[:, None]
+        values[rows] = fx.greeks.price * notionals
+        for r in rows:
+            currencies[r] = "JPY"
+    if book.cds:
+        if book.credit is None:
+            raise DomainError.field("credit", "is required to price CDS contracts")
+        try:
+            cds = value_cds_book(
+                market=market,
+                scenario_set=scenario_set,
+                credit=book.credit,
+                contracts=book.cds,
+                measure=measure,
+                scenario_credit=book.scenario_credit,
+            )
+        except DomainError as exc:
+            raise _renumber(exc, "contracts", book.cds_rows) from None
+        rows = list(book.cds_rows)
+        scenario_values[rows] = cds.scenario_values
+        values[rows] = cds.mixture_values
+        for r, contract in zip(rows, book.cds, strict=True):
+            currencies[r] = contract.currency
+    return MixedValuation(fx, cds, scenario_values, values, tuple(currencies))

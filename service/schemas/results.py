@@ -1,0 +1,65 @@
+"""Blocks shared by the pricing responses: the measure used and the scenario P&L matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from pricing.measure import Measure, MeasureFit
+from scenarios.scenario import ScenarioSet
+from service.schemas.common import Schema
+
+BUILTIN_SET = "us-japan-tariff-2025-07-09"
+
+
+class MeasureRead(Schema):
+    measure: Measure
+    tilt_lambda: float | None = Field(description="λ of the tilt, null for scale/none.")
+    forward_mismatch: float = Field(description="Σ q·J − 1 embedded in the prices.")
+    subjective_forward_mismatch: float = Field(description="Σ p·J − 1 before any adjustment.")
+    probabilities: dict[str, float] = Field(description="Subjective p by scenario.")
+    weights: dict[str, float] = Field(description="Pricing weights q by scenario.")
+    jump_ratios: dict[str, float] = Field(description="Jump ratios J priced with, by scenario.")
+
+
+class ScenarioPnl(Schema):
+    scenarios: list[str]
+    instruments: list[str] = Field(description="Each instrument's label, or its path.")
+    values: list[list[float]] = Field(
+        description="[scenario][instrument]: value × notional if the scenario happens."
+    )
+    pnl: list[list[float]] = Field(
+        description="[scenario][instrument]: value in the scenario minus today's mixture value."
+    )
+    currencies: list[str] | None = Field(
+        default=None, description="Each instrument's currency (FX lines JPY, CDS lines USD)."
+    )
+
+
+def measure_read(fit: MeasureFit, scenario_set: ScenarioSet) -> dict[str, Any]:
+    """The measure block of a response: λ, mismatches, p beside q, jumps priced with."""
+    names = [s.name for s in scenario_set.scenarios]
+    return {
+        "measure": fit.measure.value,
+        "tilt_lambda": fit.tilt,
+        "forward_mismatch": fit.forward_mismatch,
+        "subjective_forward_mismatch": fit.subjective_mismatch,
+        "probabilities": {s.name: s.probability for s in scenario_set.scenarios},
+        "weights": dict(zip(names, fit.weights.tolist(), strict=True)),
+        "jump_ratios": dict(zip(names, fit.jumps.tolist(), strict=True)),
+    }
+
+
+def scenario_pnl(
+    names: tuple[str, ...], labels: list[str], values: np.ndarray, mixture: np.ndarray
+) -> dict[str, Any]:
+    """Scenario × instrument matrix: value if scenario i happens, and P&L against today's
+    mixture value (both × notional, in each instrument's currency)."""
+    return {
+        "scenarios": list(names),
+        "instruments": labels,
+        "values": values.T.tolist(),
+        "pnl": (values - mixture[:, None]).T.tolist(),
+    }
