@@ -23,7 +23,7 @@ hit (or at expiry if ``pay_at_hit`` is False), knock-in rebates, no-touches and 
 no-touches at expiry. A payment at the hit within step ``j`` is discounted with
 ``√(DF_j·DF_{j+1})`` (an O(r·Δt) approximation). Prices in JPY per unit of notional (per
 USD for barrier calls/puts, per JPY of cash for touches), with the Monte Carlo standard error
-of :func:`pricing.paths.moment_estimates`.
+of :func:`pricing.path_estimates.moment_estimates`.
 
 References: Glasserman, *Monte Carlo Methods in Financial Engineering* (2004), §6.4;
 Broadie, Glasserman & Kou (1997), "A continuity correction for discrete barrier options";
@@ -45,15 +45,8 @@ from pricing.barriers import (
     touch_price,
 )
 from pricing.black import black_price
-from pricing.paths import (
-    MomentSums,
-    MonteCarloSettings,
-    PathBlock,
-    PathModel,
-    fold_path_blocks,
-    moment_estimates,
-    unit_values,
-)
+from pricing.path_estimates import MomentSums, moment_estimates, unit_values
+from pricing.paths import MonteCarloSettings, PathBlock, PathModel, fold_path_blocks
 
 BGK_BETA = 0.5825971579390106  # −ζ(1/2)/√(2π)
 
@@ -198,6 +191,7 @@ def price_path_contracts(
     contracts: PathContracts,
     discount_factors: np.ndarray,
     monitoring: Monitoring = Monitoring.BRIDGE,
+    weights: np.ndarray | None = None,
     normals: np.ndarray | None = None,
     scenario_indices: np.ndarray | None = None,
 ) -> PathPrices:
@@ -207,6 +201,11 @@ def price_path_contracts(
         discount_factors: ``[k+1]`` JPY discount factor at each grid time (payments at
             expiry use the expiry's; delivery lags are the caller's to fold in).
         monitoring: :class:`Monitoring`.
+        weights: ``[m]`` scenario probabilities the prices are taken under (default
+            ``model.weights``, the probabilities the paths draw scenarios with). The
+            post-stratified estimator ``Σ_i w_i·mean_i`` is unbiased for any drawing
+            probabilities that give every scenario with weight paths, so a caller may draw
+            more paths of unlikely scenarios to price them conditionally.
         normals, scenario_indices: injected draws, see :func:`pricing.paths.fold_path_blocks`.
     """
     payoffs = np.asarray(contracts.payoffs, dtype=np.intp)
@@ -321,7 +320,12 @@ def price_path_contracts(
         normals=normals,
         scenario_indices=scenario_indices,
     )
-    estimates = moment_estimates(totals, weights=model.weights)
+    if weights is None:
+        weights = model.weights
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != model.weights.shape:
+        raise ValueError("weights must have the shape of model.weights")
+    estimates = moment_estimates(totals, weights=weights)
     return PathPrices(
         prices=estimates.means,
         standard_errors=estimates.standard_errors,

@@ -14,44 +14,30 @@ simulated mean at every date is the market forward; with p it is F·Σ p_i·J_i.
 
 Random streams. Path space is cut into fixed blocks of :data:`BLOCK_PATHS` paths; block ``b``
 draws from ``default_rng(SeedSequence(seed, spawn_key=(0, b)))`` (the ``b``-th spawned child),
-so results depend on the seed only — not on worker count or execution order — and float sums
-are combined in block order. Within a block the scenario counts are a systematic sample
-(one uniform per block), so every scenario gets its share ±1 path and paths are grouped by
-scenario (paths are exchangeable, so the grouping changes no law). Sobol: ``R`` replicates,
-each an independently scrambled Sobol sequence (``scipy.stats.qmc.Sobol``, seed spawned with
-key ``(1, r)``), coordinate 0 drawing the scenario and the others fed through a Brownian
-bridge on the grid; standard errors come from the spread across replicates (randomised QMC).
+so results depend on the seed only — not on worker count or execution order — and the
+consumers' float sums are combined in block order. Within a block the scenario counts are a
+systematic sample (one uniform per block), so every scenario gets its share ±1 path and paths
+are grouped by scenario (paths are exchangeable, so the grouping changes no law). The block's
+normals are drawn step-major, exactly the stream of ``rng.standard_normal((k, units))``,
+inside one compiled loop that advances the paths as it draws (numba, which runs numpy's own
+``Generator`` algorithms on the same bit generator: same seed, same numbers as numpy); the
+normals never exist as a ``[k, units]`` array. Sobol: see :mod:`pricing.sobol_paths`.
 Antithetic: each drawn normal vector is used with both signs, and the pair average is the
-sampling unit for standard errors.
+sampling unit for standard errors (:func:`pricing.path_estimates.unit_values`).
 
-Memory. One block holds ``(k+1) × BLOCK_PATHS`` floats per array; at most ``2·workers`` blocks
-are in flight. Statistics stream: moment sums per (replicate, scenario), and per-date
-histograms for the quantile bands.
-
-Estimators. Means are post-stratified, ``Σ_i w_i·mean_i`` with the model's weights, so neither
-the scenario draw nor the rounding of the counts adds noise; their errors come from the
-within-scenario variances (pseudo-random) or from the spread of the replicates (Sobol).
-
-Quantiles. Per scenario and date, a histogram of ``quantile_bins`` bins over ±8 standard
-deviations of that scenario's log spot around its mean; the mixture's bands invert
-``Σ_i w_i·F_i`` of those histograms (density uniform within a bin). Integer counts add exactly,
-so the bands do not depend on chunking or order (P² and per-chunk reservoirs do). The error
-against the sample quantile is below one bin width (16σ/bins: 0.016σ at 1024 bins) and of
-order width²·f′/f for smooth densities (≈10⁻⁴σ), under the Monte Carlo error of a 5 % quantile
-even at 10⁶ paths (≈0.002σ). Mass beyond ±8σ (≈10⁻¹⁵) lands in overflow bins; a band that
-falls there is flagged in the ``*_resolved`` masks. Memory: ``m·(k+1)·(bins+2)`` int64.
+Memory. One block holds ``(k+1) × BLOCK_PATHS`` floats; at most ``2·workers`` blocks are in
+flight. Consumers reduce each block to small statistics (:mod:`pricing.path_estimates`,
+:mod:`pricing.fan_chart`, :mod:`pricing.path_options`).
 
 Conventions: spot and forwards JPY per USD; vols annualised decimals; times years ACT/365F.
 
-References: Glasserman, *Monte Carlo Methods in Financial Engineering* (2004), §3.1 (Brownian
-bridge), §4.1–4.3 (antithetics, stratification), §5.5 (randomised QMC); Owen (1997), scrambled
-nets; DESIGN.md (the model).
+References: Glasserman, *Monte Carlo Methods in Financial Engineering* (2004), §3.1, §4.1–4.3;
+L'Ecuyer (1999) and O'Neill (2014) for the seeding by spawned streams (numpy's
+``SeedSequence``); DESIGN.md (the model).
 """
 
 from __future__ import annotations
 
-import copy
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -59,9 +45,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import numba as nb
 import numpy as np
-from scipy.special import ndtri
-from scipy.stats import qmc
+
+from pricing.sobol_paths import sobol_draws
 
 BLOCK_PATHS = 4096
 _TIME_TOL = 1e-10
@@ -77,6 +64,11 @@ class Sampling(StrEnum):
     SOBOL = "sobol"
 
 
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
 @dataclass(frozen=True)
 class PathModel:
     """Market and scenarios on the simulation grid (validated when built).
@@ -89,7 +81,8 @@ class PathModel:
         pre_vols: ``[k]`` (or scalar) vol of each step before the event; forward vols of a
             term structure, ``σ_j² = (V(t_{j+1}) − V(t_j))/Δt_j``. Steps after the event
             ignore it.
-        scenario_vols, jumps, weights: ``[m]`` post-event vol, jump ratio J_i, probability.
+        scenario_vols, jumps, weights: ``[m]`` post-event vol, jump ratio J_i, probability
+            with which paths draw the scenario.
         event_time: ``T_e`` in years, or None (no event before the horizon).
         measure: label echoed in results (e.g. ``"risk_neutral"``, ``"real_world"``).
     """
@@ -162,11 +155,6 @@ class PathModel:
         )
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
-
-
 def _event_index(times: np.ndarray, event_time: float | None) -> int:
     """Grid index of the event; ``k`` when it lies at or beyond the horizon (no jump)."""
     if event_time is None or event_time >= times[-1] - _TIME_TOL:
@@ -211,7 +199,8 @@ class MonteCarloSettings:
         antithetic: use each normal vector with both signs (pseudo-random only).
         sampling: :class:`Sampling`.
         sobol_replicates: independently scrambled Sobol sequences (≥ 2) for the error estimate.
-        workers: threads simulating blocks (numpy releases the GIL); results do not depend on it.
+        workers: threads simulating blocks (the compiled loop releases the GIL); results do
+            not depend on it.
     """
 
     n_paths: int
@@ -267,258 +256,150 @@ class PathBlock:
     scenarios: tuple[ScenarioPaths, ...]
 
 
-def unit_values(values: np.ndarray, *, antithetic: bool) -> np.ndarray:
-    """Per sampling unit values ``[..., n_units]`` from per-path ``values [..., n]``."""
-    if not antithetic:
-        return values
-    half = values.shape[-1] // 2
-    return 0.5 * (values[..., :half] + values[..., half:])
-
-
-@dataclass
-class MomentSums:
-    """Streaming sums of per-unit statistics ``[s]`` by (replicate, scenario).
-
-    ``offsets`` [s] are subtracted before summing (e.g. the forward) to keep the
-    variance ``Σx² − (Σx)²/n`` free of cancellation.
-    """
-
-    counts: np.ndarray
-    sums: np.ndarray
-    squares: np.ndarray
-    offsets: np.ndarray
-
-    @classmethod
-    def zeros(cls, *, replicates: int, scenarios: int, offsets: np.ndarray) -> MomentSums:
-        shape = (replicates, scenarios, offsets.size)
-        return cls(np.zeros((replicates, scenarios)), np.zeros(shape), np.zeros(shape), offsets)
-
-    def add(self, *, replicate: int, scenario: int, values: np.ndarray) -> None:
-        """Add ``values [s, n_units]`` of one scenario's sampling units."""
-        centred = values - self.offsets[:, None]
-        self.counts[replicate, scenario] += values.shape[1]
-        self.sums[replicate, scenario] += centred.sum(axis=1)
-        self.squares[replicate, scenario] += np.einsum("ij,ij->i", centred, centred)
-
-    def merge(self, other: MomentSums) -> MomentSums:
-        self.counts += other.counts
-        self.sums += other.sums
-        self.squares += other.squares
-        return self
-
-
 @dataclass(frozen=True)
-class MomentEstimates:
-    """Means and standard errors; ``scenario_*`` are conditional on the scenario ``[m, s]``.
+class BlockPlan:
+    """Where a block sits: global paths ``[start, start + size)``, ``offset`` within its
+    replicate (the Sobol position)."""
 
-    ``scenario_valid`` is False where a scenario has too few units for an error estimate
-    (its mean and error are then NaN).
-    """
-
-    means: np.ndarray
-    standard_errors: np.ndarray
-    scenario_means: np.ndarray
-    scenario_standard_errors: np.ndarray
-    scenario_valid: np.ndarray
-
-
-def moment_estimates(sums: MomentSums, *, weights: np.ndarray) -> MomentEstimates:
-    """Post-stratified means ``Σ_i w_i·mean_i`` and their standard errors.
-
-    One replicate (pseudo-random): ``Var = Σ_i w_i²·s_i²/n_i`` from the within-scenario sample
-    variances, so neither the scenario draw nor the ±1 rounding of the counts adds noise.
-    Several replicates (Sobol): the spread of the replicates' estimates. A scenario that drew
-    no unit drops out and the other weights are renormalised (possible only for weights of
-    order 1/n).
-    """
-    counts, total, squares, offsets = sums.counts, sums.sums, sums.squares, sums.offsets
-    replicates = counts.shape[0]
-    present = counts > 0
-    shares = weights[None, :] * present
-    shares = shares / shares.sum(axis=1, keepdims=True)
-    pooled = counts.sum(axis=0)[:, None]
-    pooled_means = total.sum(axis=0) / np.maximum(pooled, 1)
-    if replicates == 1:
-        n = counts[0][:, None]
-        variances = np.maximum(squares[0] - total[0] * pooled_means, 0.0) / np.maximum(n - 1, 1)
-        valid = np.broadcast_to(n >= 2, variances.shape)
-        variances = np.where(valid, variances, 0.0)
-        means = (shares[0][:, None] * pooled_means).sum(axis=0)
-        errors = np.sqrt((shares[0][:, None] ** 2 * variances / np.maximum(n, 1)).sum(axis=0))
-        scenario_errors = np.sqrt(variances / np.maximum(n, 1))
-    else:
-        conditional = total / np.maximum(counts, 1)[:, :, None]
-        estimates = (shares[:, :, None] * conditional).sum(axis=1)
-        means = estimates.mean(axis=0)
-        errors = estimates.std(axis=0, ddof=1) / np.sqrt(replicates)
-        n_rep = present.sum(axis=0)[:, None]
-        centre = (conditional * present[:, :, None]).sum(axis=0) / np.maximum(n_rep, 1)
-        spread = (((conditional - centre) ** 2) * present[:, :, None]).sum(axis=0)
-        scenario_errors = np.sqrt(spread / np.maximum(n_rep - 1, 1) / np.maximum(n_rep, 1))
-        valid = np.broadcast_to(n_rep >= 2, spread.shape)
-    return MomentEstimates(
-        means=means + offsets,
-        standard_errors=errors,
-        scenario_means=np.where(valid, pooled_means + offsets, np.nan),
-        scenario_standard_errors=np.where(valid, scenario_errors, np.nan),
-        scenario_valid=np.asarray(valid),
-    )
-
-
-class _BridgePlan:
-    """Brownian-bridge construction order on a grid (coarse points first)."""
-
-    def __init__(self, times: np.ndarray) -> None:
-        k = times.size - 1
-        self.times = times
-        self.steps: list[tuple[int, int, int, float, float, float]] = []
-        queue = deque([(0, k)])
-        while queue:
-            left, right = queue.popleft()
-            if right - left < 2:
-                continue
-            mid = (left + right) // 2
-            t_l, t_m, t_r = times[left], times[mid], times[right]
-            span = t_r - t_l
-            sd = float(np.sqrt((t_m - t_l) * (t_r - t_m) / span))
-            self.steps.append((mid, left, right, (t_r - t_m) / span, (t_m - t_l) / span, sd))
-            queue.extend([(left, mid), (mid, right)])
-
-    def normals(self, gaussians: np.ndarray) -> np.ndarray:
-        """Step normals ``[k, n]`` from bridge-ordered gaussians ``[k, n]``."""
-        k = self.times.size - 1
-        walk = np.zeros((k + 1, gaussians.shape[1]))
-        walk[k] = np.sqrt(self.times[k]) * gaussians[0]
-        for row, (mid, left, right, w_l, w_r, sd) in enumerate(self.steps, start=1):
-            walk[mid] = w_l * walk[left] + w_r * walk[right] + sd * gaussians[row]
-        return np.diff(walk, axis=0) / np.sqrt(np.diff(self.times))[:, None]
-
-
-class _SobolSource:
-    """Scrambled Sobol engines per replicate (built once, copied per block) and the bridge."""
-
-    def __init__(self, model: PathModel, settings: MonteCarloSettings) -> None:
-        self.bridge = _BridgePlan(model.times)
-        self._dimension = model.steps + 1
-        self._seed = settings.seed
-        self._engines: dict[int, qmc.Sobol] = {}
-        self._lock = threading.Lock()
-
-    def engine(self, replicate: int) -> qmc.Sobol:
-        """A fresh engine of ``replicate``: scrambled with seed key ``(1, replicate)``."""
-        with self._lock:
-            if replicate not in self._engines:
-                seed = np.random.SeedSequence(self._seed, spawn_key=(1, replicate))
-                self._engines[replicate] = qmc.Sobol(
-                    self._dimension, scramble=True, rng=np.random.default_rng(seed)
-                )
-            return copy.deepcopy(self._engines[replicate])
-
-
-@dataclass(frozen=True)
-class _Plan:
     index: int
     replicate: int
     start: int
     size: int
-    offset: int  # position within the replicate (Sobol)
+    offset: int
 
 
-def _plans(settings: MonteCarloSettings) -> list[_Plan]:
+def _plans(settings: MonteCarloSettings) -> list[BlockPlan]:
     per_replicate = settings.n_paths // settings.replicates
     plans = []
     for replicate in range(settings.replicates):
         for offset in range(0, per_replicate, BLOCK_PATHS):
             size = min(BLOCK_PATHS, per_replicate - offset)
             start = replicate * per_replicate + offset
-            plans.append(_Plan(len(plans), replicate, start, size, offset))
+            plans.append(BlockPlan(len(plans), replicate, start, size, offset))
     return plans
 
 
-def _draw_block(
-    plan: _Plan,
-    *,
-    model: PathModel,
-    settings: MonteCarloSettings,
-    sobol: _SobolSource | None,
-    normals: np.ndarray | None,
-    scenario_indices: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Normals ``[k, n_units]`` grouped by scenario, and per-scenario unit counts ``[m]``."""
-    k, m = model.steps, model.n_scenarios
-    units = plan.size // 2 if settings.antithetic else plan.size
-    cumulative = np.cumsum(model.weights)
-    cumulative[-1] = np.inf
-    if normals is not None:
-        first = plan.start // 2 if settings.antithetic else plan.start
-        z = normals[first : first + units].T
-        labels = (
-            np.zeros(units, dtype=np.intp)
-            if scenario_indices is None
-            else (scenario_indices[first : first + units])
-        )
-        order = np.argsort(labels, kind="stable")
-        return np.ascontiguousarray(z[:, order]), np.bincount(labels, minlength=m)
-    if settings.sampling == Sampling.SOBOL:
-        assert sobol is not None
-        engine = sobol.engine(plan.replicate)
-        if plan.offset == 0:  # first draw of a power-of-two size keeps scipy's balance check quiet
-            points = np.vstack([engine.random(1), engine.random(units - 1)])
-        else:
-            engine.fast_forward(plan.offset)
-            points = engine.random(units)
-        labels = np.searchsorted(cumulative, points[:, 0], side="right")
-        order = np.argsort(labels, kind="stable")
-        tiny = 2.0**-54
-        gaussians = ndtri(np.clip(points[order, 1:].T, tiny, 1.0 - tiny))
-        return sobol.bridge.normals(gaussians), np.bincount(labels, minlength=m)
-    rng = np.random.default_rng(np.random.SeedSequence(settings.seed, spawn_key=(0, plan.index)))
-    positions = (np.arange(units) + rng.random()) / units  # systematic scenario sample
-    labels = np.searchsorted(cumulative, positions, side="right")
-    return rng.standard_normal((k, units)), np.bincount(labels, minlength=m)
+@nb.njit(cache=True, inline="always")
+def _advance(x, j, u, z, scales, drifts, labels, columns, partners):  # type: ignore[no-untyped-def]
+    """One step of unit ``u`` (and of its antithetic partner): (z·s + d) + x, numpy's order."""
+    i = labels[u]
+    s = scales[i, j]
+    d = drifts[i, j]
+    c = columns[u]
+    x[j + 1, c] = (z * s + d) + x[j, c]
+    p = partners[u]
+    if p >= 0:
+        x[j + 1, p] = (-z * s + d) + x[j, p]
+
+
+@nb.njit(cache=True, nogil=True)
+def _walk_drawn(rng, x, scales, drifts, labels, columns, partners):  # type: ignore[no-untyped-def]
+    """Fill ``x[1:]`` drawing the normals step-major from ``rng`` as they are used."""
+    for j in range(x.shape[0] - 1):
+        for u in range(labels.size):
+            _advance(x, j, u, rng.standard_normal(), scales, drifts, labels, columns, partners)
+
+
+@nb.njit(cache=True, nogil=True)
+def _walk_given(normals, x, scales, drifts, labels, columns, partners):  # type: ignore[no-untyped-def]
+    """Fill ``x[1:]`` from given normals ``[k, units]``."""
+    for j in range(x.shape[0] - 1):
+        for u in range(labels.size):
+            _advance(x, j, u, normals[j, u], scales, drifts, labels, columns, partners)
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """Per-step drift ``[m, k]`` (the jump folded into the event step) and scale σ√Δt."""
+
+    drifts: np.ndarray
+    scales: np.ndarray
+
+    @classmethod
+    def of(cls, model: PathModel) -> _Steps:
+        dt = np.diff(model.times)
+        vols = model.step_vols()
+        drifts = np.diff(np.log(model.forwards))[None, :] - 0.5 * vols**2 * dt[None, :]
+        if model.event_index < model.steps:
+            drifts[:, model.event_index] += np.log(model.jumps)
+        return cls(np.ascontiguousarray(drifts), np.ascontiguousarray(vols * np.sqrt(dt)[None, :]))
+
+
+BlockDraws = Callable[[BlockPlan], tuple[np.ndarray, np.ndarray]]
+"""Given normals ``[k, units]`` grouped by scenario and unit counts ``[m]`` for a block."""
 
 
 def _simulate_block(
-    plan: _Plan,
+    plan: BlockPlan,
     *,
     model: PathModel,
     settings: MonteCarloSettings,
-    sobol: _SobolSource | None,
-    normals: np.ndarray | None,
-    scenario_indices: np.ndarray | None,
+    steps: _Steps,
+    draws: BlockDraws | None,
 ) -> PathBlock:
-    z, counts = _draw_block(
-        plan,
-        model=model,
-        settings=settings,
-        sobol=sobol,
-        normals=normals,
-        scenario_indices=scenario_indices,
-    )
-    dt = np.diff(model.times)
-    vols = model.step_vols()
-    drifts = np.diff(np.log(model.forwards))[None, :] - 0.5 * vols**2 * dt[None, :]
-    if model.event_index < model.steps:
-        drifts[:, model.event_index] += np.log(model.jumps)
-    scales = vols * np.sqrt(dt)[None, :]
+    m = model.n_scenarios
+    units = plan.size // 2 if settings.antithetic else plan.size
+    rng = None
+    if draws is None:
+        cumulative = np.cumsum(model.weights)
+        cumulative[-1] = np.inf
+        seed = np.random.SeedSequence(settings.seed, spawn_key=(0, plan.index))
+        rng = np.random.default_rng(seed)
+        positions = (np.arange(units) + rng.random()) / units  # systematic scenario sample
+        counts = np.bincount(np.searchsorted(cumulative, positions, side="right"), minlength=m)
+    else:
+        normals, counts = draws(plan)
+    firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    labels = np.repeat(np.arange(m), counts)
+    columns = np.arange(units)  # paths grouped by scenario …
+    partners = np.full(units, -1)
+    if settings.antithetic:  # … each scenario's units followed by their antithetic partners
+        columns += np.repeat(firsts, counts)
+        partners = columns + np.repeat(counts, counts)
+    x = np.empty((model.steps + 1, plan.size))
+    x[0] = np.log(model.spot)
+    arrays = (steps.scales, steps.drifts, labels, columns, partners)
+    if rng is not None:
+        _walk_drawn(rng, x, *arrays)
+    else:
+        _walk_given(np.ascontiguousarray(normals), x, *arrays)
     slices = []
-    unit_start = 0
-    for scenario, count in enumerate(counts.tolist()):
-        if count == 0:
-            continue
-        shocks = z[:, unit_start : unit_start + count]
-        if settings.antithetic:
-            shocks = np.concatenate([shocks, -shocks], axis=1)
-        x = np.empty((model.steps + 1, shocks.shape[1]))
-        x[0] = np.log(model.spot)
-        np.multiply(shocks, scales[scenario][:, None], out=x[1:])
-        x[1:] += drifts[scenario][:, None]
-        for row in range(1, x.shape[0]):  # row by row: ~8× faster than cumsum(axis=0) here
-            x[row] += x[row - 1]
-        position = 2 * unit_start if settings.antithetic else unit_start
-        slices.append(ScenarioPaths(scenario, x, settings.antithetic, position))
-        unit_start += count
+    copies = 2 if settings.antithetic else 1
+    for scenario in np.flatnonzero(counts).tolist():
+        first, width = copies * int(firsts[scenario]), copies * int(counts[scenario])
+        part = x[:, first : first + width]
+        slices.append(ScenarioPaths(scenario, part, settings.antithetic, first))
     return PathBlock(plan.index, plan.replicate, plan.start, plan.size, tuple(slices))
+
+
+def _injected_draws(
+    *,
+    model: PathModel,
+    settings: MonteCarloSettings,
+    normals: np.ndarray,
+    scenario_indices: np.ndarray | None,
+) -> BlockDraws:
+    units_total = settings.n_paths // 2 if settings.antithetic else settings.n_paths
+    _require(settings.sampling == Sampling.PSEUDO, "normals are injected with pseudo sampling")
+    normals = np.asarray(normals, dtype=float)
+    _require(normals.shape == (units_total, model.steps), f"normals must be [{units_total}, k]")
+    if scenario_indices is not None:
+        scenario_indices = np.asarray(scenario_indices, dtype=np.intp)
+        _require(scenario_indices.shape == (units_total,), "scenario_indices must be [n_units]")
+
+    def draws(plan: BlockPlan) -> tuple[np.ndarray, np.ndarray]:
+        units = plan.size // 2 if settings.antithetic else plan.size
+        first = plan.start // 2 if settings.antithetic else plan.start
+        labels = (
+            np.zeros(units, dtype=np.intp)
+            if scenario_indices is None
+            else scenario_indices[first : first + units]
+        )
+        order = np.argsort(labels, kind="stable")
+        z = normals[first : first + units].T[:, order]
+        return z, np.bincount(labels, minlength=model.n_scenarios)
+
+    return draws
 
 
 def fold_path_blocks(
@@ -542,25 +423,17 @@ def fold_path_blocks(
         scenario_indices: optional injected scenario of each unit ``[n_units]`` (with
             ``normals``; default all scenario 0).
     """
+    draws: BlockDraws | None = None
     if normals is not None:
-        units = settings.n_paths // 2 if settings.antithetic else settings.n_paths
-        _require(settings.sampling == Sampling.PSEUDO, "normals are injected with pseudo sampling")
-        normals = np.asarray(normals, dtype=float)
-        _require(normals.shape == (units, model.steps), f"normals must be [{units}, k]")
-        if scenario_indices is not None:
-            scenario_indices = np.asarray(scenario_indices, dtype=np.intp)
-            _require(scenario_indices.shape == (units,), "scenario_indices must be [n_units]")
-    sobol = _SobolSource(model, settings) if settings.sampling == Sampling.SOBOL else None
-
-    def run(plan: _Plan) -> T:
-        block = _simulate_block(
-            plan,
-            model=model,
-            settings=settings,
-            sobol=sobol,
-            normals=normals,
-            scenario_indices=scenario_indices,
+        draws = _injected_draws(
+            model=model, settings=settings, normals=normals, scenario_indices=scenario_indices
         )
+    elif settings.sampling == Sampling.SOBOL:
+        draws = sobol_draws(model=model, settings=settings)
+    steps = _Steps.of(model)
+
+    def run(plan: BlockPlan) -> T:
+        block = _simulate_block(plan, model=model, settings=settings, steps=steps, draws=draws)
         return consumer(block)
 
     accumulator = initial
@@ -582,224 +455,3 @@ def _ordered_map(function: Callable[[Any], T], items: list[Any], workers: int) -
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-@dataclass(frozen=True)
-class FanChart:
-    """Fan-chart statistics of a simulation; spot levels in JPY per USD.
-
-    Shapes: dates ``[k+1]``, quantiles ``[q]``, scenarios ``[m]``, levels ``[L]``, samples
-    ``[s]``. ``scenario_*`` are conditional on the scenario (identical in law before the
-    event, split after it). ``*_resolved`` is False where a quantile fell outside the
-    histogram (value clipped to its edge) or a scenario drew no path (value NaN).
-    """
-
-    times: np.ndarray
-    forwards: np.ndarray
-    quantiles: np.ndarray
-    bands: np.ndarray  # [q, k+1]
-    bands_resolved: np.ndarray
-    scenario_bands: np.ndarray  # [m, q, k+1]
-    scenario_bands_resolved: np.ndarray
-    means: np.ndarray  # [k+1]
-    mean_standard_errors: np.ndarray
-    scenario_means: np.ndarray  # [m, k+1]
-    scenario_mean_standard_errors: np.ndarray
-    levels: np.ndarray  # [L]
-    probabilities_above: np.ndarray  # P(S_T > level) at the last date
-    probabilities_below: np.ndarray
-    probability_standard_errors: np.ndarray
-    scenario_probabilities_above: np.ndarray  # [m, L]
-    scenario_probability_standard_errors: np.ndarray
-    scenario_path_counts: np.ndarray  # [m]
-    sample_paths: np.ndarray  # [s, k+1]
-    sample_scenarios: np.ndarray  # [s]
-    n_paths: int
-    seed: int
-    measure: str
-    sampling: str
-    antithetic: bool
-
-
-@dataclass(frozen=True)
-class _Grid:
-    """Histogram of one scenario's log spot per date: ``bins`` bins from ``lows`` [k+1] with
-    ``widths`` [k+1], plus an underflow (index 0) and an overflow (index bins+1) bin."""
-
-    lows: np.ndarray
-    widths: np.ndarray
-    bins: int
-
-    def counts(self, x: np.ndarray) -> np.ndarray:
-        """Counts ``[k+1, bins+2]`` of ``x [k+1, n]``."""
-        u = x - self.lows[:, None]
-        u /= self.widths[:, None]
-        u += 1.0
-        np.clip(u, 0.0, self.bins + 1.0, out=u)
-        index = u.astype(np.intp)
-        index += (np.arange(x.shape[0]) * (self.bins + 2))[:, None]
-        size = x.shape[0] * (self.bins + 2)
-        return np.bincount(index.ravel(), minlength=size).reshape(x.shape[0], self.bins + 2)
-
-
-def _mixture_quantiles(
-    *, grids: list[_Grid], counts: np.ndarray, weights: np.ndarray, probabilities: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Quantiles ``[q, k+1]`` of log spot under ``Σ w_i·F_i`` and a resolved mask.
-
-    ``F_i`` is scenario i's histogram CDF (density uniform within a bin); the root of the
-    piecewise-linear mixture CDF is found by bisection to machine precision.
-    """
-    drawn = counts[:, 0, :].sum(axis=1) > 0
-    shares = weights * drawn
-    chosen = np.flatnonzero(shares > 0)
-    shares = shares[chosen] / shares[chosen].sum()
-    bins = grids[0].bins
-    lows = np.stack([grids[i].lows for i in chosen])[:, None, :]  # [c, 1, k+1]
-    widths = np.stack([grids[i].widths for i in chosen])[:, None, :]
-    cells = counts[chosen]  # [c, k+1, bins+2]
-    cumulative = np.cumsum(cells, axis=2)
-    totals = cumulative[:, :, -1][:, None, :]
-    scenario = np.arange(chosen.size)[:, None, None]
-    dates = np.arange(cells.shape[1])[None, None, :]
-    targets = probabilities[:, None]
-
-    def cdf(x: np.ndarray) -> np.ndarray:
-        u = (x[None] - lows) / widths
-        whole = np.clip(np.floor(u), 0, bins - 1).astype(np.intp)
-        part = np.clip(u - whole, 0.0, 1.0)
-        mass = cumulative[scenario, dates, whole] + part * cells[scenario, dates, whole + 1]
-        return (shares[:, None, None] * mass / totals).sum(axis=0)
-
-    shape = (probabilities.size, cells.shape[1])
-    low = np.broadcast_to(lows.min(axis=0), shape).copy()
-    high = np.broadcast_to((lows + bins * widths).max(axis=0), shape).copy()
-    resolved = (cdf(low) < targets) & (cdf(high) >= targets)
-    for _ in range(64):
-        middle = 0.5 * (low + high)
-        above = cdf(middle) >= targets
-        high = np.where(above, middle, high)
-        low = np.where(above, low, middle)
-    return high, resolved
-
-
-_HALF_RANGE = 8.0  # histogram half-width in standard deviations of each scenario's log spot
-
-
-def simulate_fan_chart(
-    *,
-    model: PathModel,
-    settings: MonteCarloSettings,
-    quantiles: np.ndarray,
-    levels: np.ndarray,
-    n_sample_paths: int,
-    quantile_bins: int = 1024,
-    normals: np.ndarray | None = None,
-    scenario_indices: np.ndarray | None = None,
-) -> FanChart:
-    """Quantile bands per date (overall and per scenario), forward check, level probabilities.
-
-    Args:
-        quantiles: ``[q]`` probabilities in (0, 1).
-        levels: ``[L]`` spot levels; P(S_T > level) at the last grid date, with errors.
-        n_sample_paths: paths returned whole (spread evenly over path space), ≤ n_paths.
-        quantile_bins: histogram bins per date and scenario (memory ``(m+1)·(k+1)·bins``
-            int64).
-        normals, scenario_indices: injected draws, see :func:`fold_path_blocks`.
-    """
-    probabilities = np.atleast_1d(np.asarray(quantiles, dtype=float))
-    levels = np.atleast_1d(np.asarray(levels, dtype=float))
-    _require(bool(np.all((probabilities > 0) & (probabilities < 1))), "quantiles in (0, 1)")
-    _require(0 <= n_sample_paths <= settings.n_paths, "n_sample_paths must be in [0, n_paths]")
-    _require(quantile_bins >= 16, "quantile_bins must be >= 16")
-    m, k, replicates = model.n_scenarios, model.steps, settings.replicates
-    centres = model.log_means()
-    deviations = np.sqrt(model.total_vars())
-    deviations[:, 0] = 1.0  # date 0 is the spot itself; its band is set exactly below
-    lows, highs = centres - _HALF_RANGE * deviations, centres + _HALF_RANGE * deviations
-    grids = [_Grid(lows[i], (highs[i] - lows[i]) / quantile_bins, quantile_bins) for i in range(m)]
-    samples_at = (np.arange(n_sample_paths) + 0.5) * settings.n_paths / max(n_sample_paths, 1)
-    samples_at = samples_at.astype(np.int64)
-
-    def consumer(block: PathBlock) -> tuple[Any, ...]:
-        spot_sums = MomentSums.zeros(replicates=replicates, scenarios=m, offsets=model.forwards)
-        level_sums = MomentSums.zeros(replicates=replicates, scenarios=m, offsets=0.0 * levels)
-        by_scenario = np.zeros((m, k + 1, quantile_bins + 2), dtype=np.int64)
-        samples = {}
-        for part in block.scenarios:
-            i, x = part.scenario, part.log_spots
-            by_scenario[i] += grids[i].counts(x)
-            spots = np.exp(x)
-            values = unit_values(spots, antithetic=part.antithetic)
-            spot_sums.add(replicate=block.replicate, scenario=i, values=values)
-            above = (spots[-1][None, :] > levels[:, None]).astype(float)
-            values = unit_values(above, antithetic=part.antithetic)
-            level_sums.add(replicate=block.replicate, scenario=i, values=values)
-            first = block.start + part.first_position
-            for g in samples_at[(samples_at >= first) & (samples_at < first + x.shape[1])]:
-                samples[int(g)] = (spots[:, g - first].copy(), i)
-        return spot_sums, level_sums, by_scenario, samples
-
-    def fold(acc: list[Any], result: tuple[Any, ...]) -> list[Any]:
-        acc[0] = result[0] if acc[0] is None else acc[0].merge(result[0])
-        acc[1] = result[1] if acc[1] is None else acc[1].merge(result[1])
-        acc[2] += result[2]
-        acc[3].update(result[3])
-        return acc
-
-    initial = [None, None, 0, {}]
-    spot_sums, level_sums, by_scenario, samples = fold_path_blocks(
-        model=model,
-        settings=settings,
-        consumer=consumer,
-        fold=fold,
-        initial=initial,
-        normals=normals,
-        scenario_indices=scenario_indices,
-    )
-    spot = moment_estimates(spot_sums, weights=model.weights)
-    level = moment_estimates(level_sums, weights=model.weights)
-    log_bands, resolved = _mixture_quantiles(
-        grids=grids, counts=by_scenario, weights=model.weights, probabilities=probabilities
-    )
-    scenario_bands = np.full((m, probabilities.size, k + 1), np.nan)
-    scenario_resolved = np.zeros((m, probabilities.size, k + 1), dtype=bool)
-    path_counts = by_scenario[:, 0, :].sum(axis=1)
-    for i in np.flatnonzero(path_counts):
-        values, ok = _mixture_quantiles(
-            grids=grids, counts=by_scenario, weights=np.eye(m)[i], probabilities=probabilities
-        )
-        scenario_bands[i], scenario_resolved[i] = np.exp(values), ok
-    bands = np.exp(log_bands)
-    bands[:, 0], resolved[:, 0] = model.spot, True
-    drawn = path_counts > 0
-    scenario_bands[drawn, :, 0], scenario_resolved[drawn, :, 0] = model.spot, True
-    order = sorted(samples)
-    sample_paths = np.array([samples[g][0] for g in order]).reshape(len(order), k + 1)
-    return FanChart(
-        times=model.times,
-        forwards=model.forwards,
-        quantiles=probabilities,
-        bands=bands,
-        bands_resolved=resolved,
-        scenario_bands=scenario_bands,
-        scenario_bands_resolved=scenario_resolved,
-        means=spot.means,
-        mean_standard_errors=spot.standard_errors,
-        scenario_means=spot.scenario_means,
-        scenario_mean_standard_errors=spot.scenario_standard_errors,
-        levels=levels,
-        probabilities_above=level.means,
-        probabilities_below=1.0 - level.means,
-        probability_standard_errors=level.standard_errors,
-        scenario_probabilities_above=level.scenario_means,
-        scenario_probability_standard_errors=level.scenario_standard_errors,
-        scenario_path_counts=path_counts,
-        sample_paths=sample_paths,
-        sample_scenarios=np.array([samples[g][1] for g in order], dtype=np.intp),
-        n_paths=settings.n_paths,
-        seed=settings.seed,
-        measure=model.measure,
-        sampling=str(settings.sampling),
-        antithetic=settings.antithetic,
-    )

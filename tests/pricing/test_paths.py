@@ -19,6 +19,7 @@ from scipy.optimize import brentq
 from scipy.special import ndtr
 from scipy.stats import norm
 
+from pricing.fan_chart import simulate_fan_chart
 from pricing.path_options import (
     Monitoring,
     PathContracts,
@@ -30,7 +31,6 @@ from pricing.paths import (
     MonteCarloSettings,
     PathModel,
     Sampling,
-    simulate_fan_chart,
     time_grid,
 )
 from pricing.quantlib_guard import quantlib_session, to_ql_date

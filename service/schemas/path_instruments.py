@@ -1,0 +1,176 @@
+"""Path-dependent instruments (barriers, touches, double no-touches) as request schemas, and
+their results as JSON rows — ready to sit next to FX options in ``POST /v1/price``.
+
+Units: ``price`` JPY per unit of notional (per USD for barrier options, per JPY of cash for
+touches), discounted to the valuation date; ``value`` = price × notional, JPY. A per-scenario
+figure a scenario could not be given (too few paths) is ``null``, never NaN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from pricing.path_options import Monitoring
+from pricing.paths import Sampling
+from scenarios.path_instruments import (
+    BarrierOption,
+    BarrierType,
+    Direction,
+    DoubleNoTouch,
+    OptionType,
+    TouchOption,
+    TouchType,
+    build_barrier_option,
+    build_double_no_touch,
+    build_touch_option,
+)
+from scenarios.path_valuation import PathBookValuation
+from scenarios.paths import PathMeasure, SimulationSettings
+from service.schemas.common import FiniteFloat, Schema, under
+
+
+class _Dated(Schema):
+    """Numbers are only typed here: the domain checks their rules, so a broken rule's field
+    path carries no union tag (``instruments[0].cash``, not ``instruments[0].one_touch.cash``)."""
+
+    expiry: dt.date | None = None
+    tenor: str | None = Field(default=None, examples=["3M"])
+    notional: FiniteFloat = Field(default=1.0, description="> 0.")
+    label: str | None = Field(default=None, max_length=200)
+
+
+class BarrierOptionIn(_Dated):
+    """A knock-in or knock-out call/put; the barrier is watched continuously to expiry."""
+
+    kind: Literal["barrier"]
+    option_type: OptionType
+    barrier_type: BarrierType
+    strike: FiniteFloat = Field(description="JPY per USD, > 0.")
+    barrier: FiniteFloat = Field(description="JPY per USD; above spot for up_and_*.")
+    rebate: FiniteFloat = Field(default=0.0, description="JPY per USD, ≥ 0.")
+    rebate_at_hit: bool = Field(default=False, description="Knock-outs: rebate paid at the hit.")
+
+    def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> BarrierOption:
+        fields = self.model_dump(exclude={"kind"})
+        return under(
+            f"instruments[{index}]",
+            lambda: build_barrier_option(valuation_date=valuation_date, spot=spot, **fields),
+        )
+
+
+class TouchOptionIn(_Dated):
+    """One-touch (pays if spot touches the barrier) or no-touch (pays if it never does)."""
+
+    kind: Literal["one_touch", "no_touch"]
+    direction: Direction = Field(description="up: barrier above spot; down: below.")
+    barrier: FiniteFloat = Field(description="JPY per USD.")
+    cash: FiniteFloat = Field(description="JPY paid per unit of notional, > 0.")
+    pay_at_hit: bool = Field(default=False, description="One-touches: paid at the hit.")
+
+    def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> TouchOption:
+        fields = self.model_dump(exclude={"kind"})
+        return under(
+            f"instruments[{index}]",
+            lambda: build_touch_option(
+                valuation_date=valuation_date,
+                spot=spot,
+                touch_type=TouchType(self.kind),
+                **fields,
+            ),
+        )
+
+
+class DoubleNoTouchIn(_Dated):
+    """Pays ``cash`` JPY at expiry if spot stays strictly between the two barriers."""
+
+    kind: Literal["double_no_touch"]
+    lower_barrier: FiniteFloat = Field(description="JPY per USD, below spot.")
+    upper_barrier: FiniteFloat = Field(description="JPY per USD, above spot.")
+    cash: FiniteFloat = Field(description="JPY paid per unit of notional, > 0.")
+
+    def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> DoubleNoTouch:
+        fields = self.model_dump(exclude={"kind"})
+        return under(
+            f"instruments[{index}]",
+            lambda: build_double_no_touch(valuation_date=valuation_date, spot=spot, **fields),
+        )
+
+
+PathInstrumentIn = Annotated[
+    BarrierOptionIn | TouchOptionIn | DoubleNoTouchIn, Field(discriminator="kind")
+]
+
+
+class PathPricingIn(Schema):
+    """How path-dependent instruments are simulated (unused when all expire by the event)."""
+
+    n_paths: int = 50_000
+    seed: int = Field(default=0, description="Same seed, same prices; echoed back.")
+    antithetic: bool = False
+    sampling: Sampling = Sampling.PSEUDO
+    sobol_replicates: int = 16
+    steps_per_year: int | None = Field(default=None, description="null: daily grid.")
+    monitoring: Monitoring = Field(
+        default=Monitoring.BRIDGE,
+        description="bridge: continuous, Brownian-bridge crossing probability per step; "
+        "bgk: grid checks against the barrier shifted by 0.5826·σ√Δt; discrete: grid checks.",
+    )
+    measure: PathMeasure = PathMeasure.RISK_NEUTRAL
+
+    def to_domain(self, workers: int, prefix: str = "paths") -> SimulationSettings:
+        fields = self.model_dump(exclude={"measure"})
+        return under(prefix, lambda: SimulationSettings(workers=workers, **fields))
+
+
+def _nullable(values: np.ndarray, ok: np.ndarray) -> list[float | None]:
+    keep = ok & np.isfinite(values)
+    return [float(v) if k else None for v, k in zip(values.tolist(), keep.tolist(), strict=True)]
+
+
+def path_results(valuation: PathBookValuation) -> list[dict[str, Any]]:
+    """One JSON row per contract: price, standard error, per-scenario prices, method."""
+    names = valuation.scenario_names
+    s = valuation.simulation
+    rows = []
+    for i, inst in enumerate(valuation.instruments):
+        method = valuation.methods[i].value
+        ok = valuation.scenario_valid[i]
+        rows.append(
+            {
+                "label": inst.label,
+                "kind": _kind(inst),
+                "expiry": inst.expiry.isoformat(),
+                "tenor": inst.tenor,
+                "notional": inst.notional,
+                "after_event": bool(valuation.after_event[i]),
+                "price": float(valuation.prices[i]),
+                "standard_error": float(valuation.standard_errors[i]),
+                "value": float(valuation.values[i]),
+                "scenario_prices": dict(
+                    zip(names, _nullable(valuation.scenario_prices[i], ok), strict=True)
+                ),
+                "scenario_standard_errors": dict(
+                    zip(names, _nullable(valuation.scenario_standard_errors[i], ok), strict=True)
+                ),
+                "method": method,
+                "monitoring": s.monitoring.value if method == "monte_carlo" else "continuous",
+                "measure": valuation.measure.value,
+                "n_paths": s.n_paths if method == "monte_carlo" else None,
+                "seed": s.seed if method == "monte_carlo" else None,
+                "sampling": s.sampling.value if method == "monte_carlo" else None,
+                "antithetic": s.antithetic if method == "monte_carlo" else None,
+            }
+        )
+    return rows
+
+
+def _kind(inst: BarrierOption | TouchOption | DoubleNoTouch) -> str:
+    if isinstance(inst, BarrierOption):
+        return "barrier"
+    if isinstance(inst, TouchOption):
+        return inst.touch_type.value
+    return "double_no_touch"
