@@ -10,7 +10,13 @@ Run: ``python bench/bench_surface.py``. Prints, in one run:
   ``strikeFromDelta`` + ``blackFormula``), reading the same surface — at the 10 pillars,
   and at 58 expiries × ATM and 5 deltas (the shape of a mixture-implied surface);
 * raw strike solves: premium-adjusted ``strike_from_delta`` on 100,000 deltas against
-  QuantLib's ``strikeFromDelta`` looped.
+  QuantLib's ``strikeFromDelta`` looped;
+* the mixture surface of the built-in scenario set on the built-in market quoted back at 10
+  tenors after the event × (ATM, 25Δ, 10Δ) — ours (mixture prices, implied variance and
+  slope, vectorised solves) against the same quote-back with QuantLib: each vol a
+  ``blackFormula`` per scenario summed and inverted by ``blackFormulaImpliedStdDev``, the
+  strike solves ``BlackDeltaCalculator`` fixed points in a Python loop; then the domain
+  calls behind ``POST /v1/vol-surface`` and ``POST /v1/calibrate``.
 
 Market: MARKET_FACTS.md (spot 144.1, OIS pillars, ATM 1W–2Y, 25Δ RR/BF 1M/3M/1Y); other
 tenors interpolated, 10Δ at 1.9×/3.6× the 25Δ quotes (bench assumptions).
@@ -30,8 +36,20 @@ import QuantLib as ql
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pricing.fx_delta import DeltaType, strike_from_delta
-from pricing.smile import TenorQuote, WingQuote, fit_smiles
-from pricing.surface import build_surface, quote_surface
+from pricing.measure import Measure
+from pricing.quoting import quote_surface, quote_total_variance
+from pricing.smile import fit_smiles
+from pricing.smile_quotes import TenorQuote, WingQuote
+from pricing.surface import build_surface
+from scenarios.calibration import CalibrationSettings, calibrate
+from scenarios.catalog import builtin_catalog
+from scenarios.dates import tenor_dates, year_fraction
+from scenarios.mixture_smile import Expiries, mixture_variance
+from scenarios.surface_view import vol_surface_view
+from scenarios.valuation import fit_measure
+from scenarios.vol_model import build_vol_model
+
+MIXTURE_TENORS = ("1M", "2M", "3M", "4M", "6M", "9M", "1Y", "15M", "18M", "2Y")
 
 SPOT = 144.1
 DAYS = np.array([7, 14, 32, 63, 94, 185, 276, 367, 550, 732])
@@ -92,20 +110,22 @@ def scalar_vol(smiles, expiry: float, forward: float, strike: float) -> float:
     return math.sqrt(total / expiry)
 
 
-def ql_requote(smiles, expiries, forwards, df_jpy, df_usd, deltas) -> dict[str, np.ndarray]:
-    """The re-quote with QuantLib's calculator in Python loops, reading the same surface."""
-    conventions = smiles.conventions
+def ql_requote(
+    vol_at, expiries, forwards, df_jpy, df_usd, deltas, conventions, spot=SPOT
+) -> dict[str, np.ndarray]:
+    """The re-quote with QuantLib's calculator in Python loops; ``vol_at(i, K)`` is the
+    smile of expiry ``i`` at strike ``K``."""
     atm_vols, rrs, bfs = [], [], []
     for i, expiry in enumerate(expiries):
         forward, root_t = forwards[i], math.sqrt(expiry)
         spot_delta = expiry <= conventions.spot_delta_max_expiry
         delta_type = ql.DeltaVolQuote.PaSpot if spot_delta else ql.DeltaVolQuote.PaFwd
 
-        def vol(strike: float, expiry: float = expiry, forward: float = forward) -> float:
-            return scalar_vol(smiles, expiry, forward, strike)
+        def vol(strike: float, i: int = i) -> float:
+            return vol_at(i, strike)
 
         def calc(option: int, std: float, i: int = i, delta_type: int = delta_type):
-            return ql.BlackDeltaCalculator(option, delta_type, SPOT, df_jpy[i], df_usd[i], std)
+            return ql.BlackDeltaCalculator(option, delta_type, spot, df_jpy[i], df_usd[i], std)
 
         strike = forward
         for _ in range(100):  # ATM delta-neutral: K = atmStrike(σ(K))
@@ -168,8 +188,13 @@ def compare(smiles, days: np.ndarray, deltas: tuple[float, ...], label: str) -> 
         )
 
     ours_time, ours = timed(ours_quote, repeat=7)
+
+    def vol_at(i: int, strike: float) -> float:
+        return scalar_vol(smiles, expiries[i], forwards[i], strike)
+
     ql_time, theirs = timed(
-        lambda: ql_requote(smiles, expiries, forwards, df_jpy, df_usd, deltas), repeat=1
+        lambda: ql_requote(vol_at, expiries, forwards, df_jpy, df_usd, deltas, smiles.conventions),
+        repeat=1,
     )
     gap = max(
         np.abs(theirs["atm"] - ours.atm_vols).max(),
@@ -239,5 +264,122 @@ def main() -> None:
     )
 
 
+def svi_total_variance(smiles, expiry: float, k: float) -> float:
+    """The event-free surface's ``w(T, k)`` in plain Python (the QuantLib loop's smile)."""
+    a, b, rho, m, s = (np.asarray(p) for p in vars(smiles.params).values())
+    pillars = smiles.expiries
+
+    def w(j: int) -> float:
+        z = k - m[j]
+        return a[j] + b[j] * (rho[j] * z + math.hypot(z, s[j]))
+
+    j = int(np.searchsorted(pillars, expiry))
+    if j == 0:
+        return w(0) * expiry / pillars[0]
+    if j == pillars.size:
+        return w(j - 1) * expiry / pillars[-1]
+    alpha = (expiry - pillars[j - 1]) / (pillars[j] - pillars[j - 1])
+    return alpha * w(j) + (1 - alpha) * w(j - 1)
+
+
+def mixture_quote_back(market, scenario_set, tenors, deltas) -> None:
+    """Quote the mixture back at ``tenors`` × ``deltas``: ours against the QuantLib loop."""
+    today = market.valuation_date
+    dates = [tenor_dates("tenor", today, t) for t in tenors]
+    times = np.array([year_fraction(today, e) for e, _ in dates])
+    deliveries = np.array([year_fraction(today, d) for _, d in dates])
+    expiries = Expiries.on(market, times, deliveries)
+    fit = fit_measure(market, scenario_set, Measure.TILT)
+    model = build_vol_model(market, scenario_set)
+    smiles = market.smiles
+    conventions = smiles.conventions
+
+    def ours():
+        variance = mixture_variance(market=market, model=model, fit=fit, expiries=expiries)
+        return quote_total_variance(
+            variance=variance,
+            expiries=times,
+            forwards=expiries.forwards,
+            foreign_discount_factors=expiries.usd_discount_factors,
+            deltas=deltas,
+            conventions=conventions,
+        )
+
+    ours_time, quoted = timed(ours, repeat=5)
+    t_event = model.event_time
+    vols = [s.vol for s in scenario_set.scenarios]
+
+    def vol_at(i: int, strike: float) -> float:
+        """The mixture's vol at ``strike``: Black per scenario, summed, inverted."""
+        forward, t = float(expiries.forwards[i]), float(times[i])
+        option = ql.Option.Call if strike >= forward else ql.Option.Put
+        price = 0.0
+        for q, jump, vol in zip(fit.weights, fit.jumps, vols, strict=True):
+            k = math.log(strike / (forward * jump))
+            total = svi_total_variance(smiles, t_event, k) + vol * vol * (t - t_event)
+            price += q * ql.blackFormula(option, strike, forward * jump, math.sqrt(total))
+        std = ql.blackFormulaImpliedStdDev(
+            option, strike, forward, price, 1.0, 0.0, 0.1, 1e-14, 200
+        )
+        return std / math.sqrt(t)
+
+    ql_time, theirs = timed(
+        lambda: ql_requote(
+            vol_at,
+            times,
+            expiries.forwards,
+            expiries.discount_factors,
+            expiries.usd_discount_factors,
+            deltas,
+            conventions,
+            spot=market.spot,
+        ),
+        repeat=1,
+    )
+    gap = max(
+        np.abs(theirs["atm"] - quoted.atm_vols).max(),
+        np.abs(theirs["rr"] - quoted.risk_reversals).max(),
+        np.abs(theirs["bf"] - quoted.broker_butterflies).max(),
+    )
+    label = f"{len(tenors)} tenors x (ATM, {len(deltas)} deltas)"
+    print(
+        f"mixture quote-back {label:26s} ours {ours_time * 1e3:6.1f} ms   QuantLib loop "
+        f"{ql_time * 1e3:6.0f} ms ({ql_time / ours_time:4.1f}x)   max diff {gap:.1e} vol"
+    )
+
+
+def mixture_bench() -> None:
+    entry = builtin_catalog()["us-japan-tariff-2025-07-09"]
+    market, scenario_set = entry.market, entry.scenario_set
+    print("\nmixture surface of the built-in scenario set on the built-in market")
+    mixture_quote_back(market, scenario_set, MIXTURE_TENORS, DELTAS)
+    many = tuple(f"{w}W" for w in range(4, 13)) + tuple(f"{m}M" for m in range(4, 25))
+    mixture_quote_back(market, scenario_set, many, (0.35, 0.25, 0.15, 0.10, 0.05))
+    grid = market.spot * np.exp(np.linspace(-0.25, 0.25, 51))
+    view_time, _ = timed(
+        lambda: vol_surface_view(
+            market=market, scenario_set=scenario_set, tenors=MIXTURE_TENORS, strikes=grid
+        ),
+        repeat=3,
+    )
+    print(
+        f"vol_surface_view (POST /v1/vol-surface): {len(MIXTURE_TENORS)} tenors x 51 strikes, "
+        f"market + 5 scenarios + mixture, quotes and densities: {view_time * 1e3:.0f} ms"
+    )
+    for label, settings in (
+        ("calibrate to the 5 market pillars after the event", CalibrationSettings()),
+        (
+            "  ... refitting levels and vols",
+            CalibrationSettings(refit_levels=True, refit_vols=True),
+        ),
+    ):
+        cal_time, result = timed(
+            lambda s=settings: calibrate(market=market, scenario_set=scenario_set, settings=s),
+            repeat=1,
+        )
+        print(f"{label}: {cal_time * 1e3:.0f} ms, {result.iterations} iteration(s)")
+
+
 if __name__ == "__main__":
     main()
+    mixture_bench()

@@ -2,19 +2,9 @@
 
 Conventions: forwards and strikes in JPY per USD (JPY domestic, USD foreign); vols annualised
 decimals (1 vol point = 0.01); expiries in years ACT/365F; ``k = ln(K/F)`` log forward
-moneyness; total variance ``w(k) = σ(K)²·T``. USD/JPY quotes (:class:`SmileConventions`
-defaults): premium in USD, so deltas are premium-adjusted; spot delta up to the 1Y pillar,
-forward delta beyond; ATM is the delta-neutral straddle; butterflies are broker strangles.
-
-Quotes, per tenor and wing delta δ (25Δ, optionally 10Δ):
-
-* ATM: ``σ(K_atm) = σ_atm`` with ``K_atm = F·e^{−σ_atm²T/2}`` (delta-neutral, adjusted).
-* risk reversal: ``σ(K_c) − σ(K_p) = RR`` where ``K_c``, ``K_p`` have call delta +δ and put
-  delta −δ *at their own smile vols*.
-* butterfly, broker (market) strangle — Clark (2011) §3.7.2, Reiswich & Wystup (2010) §3:
-  with the single vol ``σ_ms = σ_atm + BF`` take the strikes ``K_c^ms``, ``K_p^ms`` of delta ±δ
-  and price that strangle; the smile must price the same two options to the same total.
-  ``Butterfly.SMILE`` reads BF as ``(σ(K_c) + σ(K_p))/2 − σ_atm`` instead.
+moneyness; total variance ``w(k) = σ(K)²·T``. The quotes and their USD/JPY conventions
+(premium-adjusted delta, spot delta to 1Y, delta-neutral ATM, broker butterfly) are those of
+:mod:`pricing.smile_quotes`; the SVI formulas live in :mod:`pricing.svi`.
 
 Model: one SVI slice per tenor (Gatheral 2004), ``w(k) = a + b(ρ(k−m) + √((k−m)² + s²))``.
 With 25Δ quotes only it is the 3-parameter SSVI slice ``w = θ/2·(1 + ρφk + √((φk+ρ)² + 1−ρ²))``
@@ -34,7 +24,7 @@ and are rejected on the 10Δ ``bf``; 25Δ-only smiles have no such limit in prac
 
 The fit solves the quote equations, the delta equations of the smile's own wing strikes and
 (broker) the strangle price jointly by damped Newton, vectorised over tenors.
-:func:`pricing.surface.quote_total_variance` reads quotes back off any smile by separate
+:func:`pricing.quoting.quote_total_variance` reads quotes back off any smile by separate
 one-dimensional solves (the tests' independent check of the fit).
 
 References: Clark, *Foreign Exchange Option Pricing* (2011), ch. 3; Reiswich & Wystup, "FX
@@ -44,15 +34,21 @@ ch. 3; Gatheral & Jacquier, "Arbitrage-free SVI volatility surfaces", Quant. Fin
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr
 
-from pricing.fx_delta import AtmType, DeltaType, strike_from_delta
+from pricing.fx_delta import strike_from_delta
+from pricing.smile_quotes import (
+    Butterfly,
+    SmileConventions,
+    SmileError,
+    TenorQuote,
+    validate_quotes,
+)
+from pricing.svi import SviParams, SviSmiles, svi_from_natural
 
 _INV_SQRT_2PI = 0.3989422804014327
 _TOLERANCE = 1e-13  # Newton stops when every residual (vol or delta units) is below this
@@ -61,244 +57,6 @@ _ACCEPT = 1e-11  # a stalled solve still counts as converged below this
 _LOWER = np.array([-25.0, -7.0, -15.0, -5.0, -5.0])
 _UPPER = np.array([3.0, 7.0, 15.0, 5.0, 5.0])
 _K_BOUND = 10.0
-
-
-class SmileError(Exception):
-    """A quote no smile can be built from, named by its path (no HTTP status here).
-
-    ``field`` is the quote's path such as ``"tenors[2].wings[0].bf"``; ``reason`` says which
-    rule failed and quotes the value.
-    """
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-class Butterfly(StrEnum):
-    """Which butterfly the quotes mean."""
-
-    BROKER = "broker"
-    SMILE = "smile"
-
-
-@dataclass(frozen=True)
-class SmileConventions:
-    """Quoting conventions; the defaults are USD/JPY's.
-
-    Attributes:
-        premium_adjusted: deltas net of the premium (premium paid in USD).
-        spot_delta_max_expiry: expiries (years) up to this quote spot delta, later ones
-            forward delta; 1.1 keeps the 1Y pillar (≈1.00–1.01 years after the date rules)
-            on spot delta and puts 18M and beyond on forward delta.
-        atm_type: :attr:`AtmType.DELTA_NEUTRAL` or :attr:`AtmType.FORWARD`.
-        butterfly: broker (market) strangle or smile strangle.
-    """
-
-    premium_adjusted: bool = True
-    spot_delta_max_expiry: float = 1.1
-    atm_type: AtmType = AtmType.DELTA_NEUTRAL
-    butterfly: Butterfly = Butterfly.BROKER
-
-    def __post_init__(self) -> None:
-        if self.atm_type is AtmType.SPOT:
-            raise ValueError("smiles are quoted ATM forward or delta-neutral, not ATM spot")
-
-    def delta_type(self, expiry: float) -> DeltaType:
-        """Delta convention of a tenor expiring at ``expiry`` years."""
-        spot = expiry <= self.spot_delta_max_expiry
-        if self.premium_adjusted:
-            return DeltaType.PREMIUM_ADJUSTED_SPOT if spot else DeltaType.PREMIUM_ADJUSTED_FORWARD
-        return DeltaType.SPOT if spot else DeltaType.FORWARD
-
-    def delta_scales(
-        self, *, expiries: np.ndarray, foreign_discount_factors: np.ndarray
-    ) -> np.ndarray:
-        """``DF_f`` where the tenor quotes spot delta, 1 where it quotes forward delta.
-
-        A forward delta is a spot delta with ``DF_f = 1``, so one :func:`strike_from_delta`
-        call in :attr:`scaled_delta_type` with these factors covers both.
-        """
-        expiries = np.asarray(expiries, dtype=float)
-        dfs = np.asarray(foreign_discount_factors, dtype=float)
-        return np.where(expiries <= self.spot_delta_max_expiry, dfs, 1.0)
-
-    @property
-    def scaled_delta_type(self) -> DeltaType:
-        return DeltaType.PREMIUM_ADJUSTED_SPOT if self.premium_adjusted else DeltaType.SPOT
-
-    def atm_log_moneyness(self, *, total_vars: np.ndarray) -> np.ndarray:
-        """``ln(K_atm/F)`` for ATM total variance ``σ_atm²T``."""
-        if self.atm_type is AtmType.FORWARD:
-            return np.zeros_like(np.asarray(total_vars, dtype=float))
-        return (-0.5 if self.premium_adjusted else 0.5) * np.asarray(total_vars, dtype=float)
-
-
-@dataclass(frozen=True)
-class WingQuote:
-    """Risk reversal and butterfly at one wing delta δ ∈ (0, 0.5), vols as decimals."""
-
-    delta: float
-    rr: float
-    bf: float
-
-
-@dataclass(frozen=True)
-class TenorQuote:
-    """One tenor's quotes and the market they are quoted against.
-
-    Attributes:
-        expiry: years ACT/365F to expiry (vol time).
-        forward: outright forward to delivery, JPY per USD.
-        foreign_discount_factor: USD discount factor to delivery (spot-delta scaling).
-        atm: ATM vol in the conventions' ATM type.
-        wings: one or two :class:`WingQuote`, by decreasing delta (25Δ, then 10Δ).
-    """
-
-    expiry: float
-    forward: float
-    foreign_discount_factor: float
-    atm: float
-    wings: tuple[WingQuote, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class SviParams:
-    """Raw SVI parameters ``a, b, ρ, m, s`` (``s`` is Gatheral's σ); arrays that broadcast."""
-
-    a: np.ndarray
-    b: np.ndarray
-    rho: np.ndarray
-    m: np.ndarray
-    sigma: np.ndarray
-
-    def map(self, fn: Callable[[np.ndarray], np.ndarray]) -> SviParams:
-        return SviParams(
-            *(fn(np.asarray(p)) for p in (self.a, self.b, self.rho, self.m, self.sigma))
-        )
-
-    @property
-    def min_variance(self) -> np.ndarray:
-        """``min_k w(k) = a + b·s·√(1−ρ²)``."""
-        return self.a + self.b * self.sigma * np.sqrt(1.0 - self.rho * self.rho)
-
-    @property
-    def wing_slopes(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(w'(−∞), w'(+∞)) = (−b(1−ρ), b(1+ρ))``; Lee: ``|w'| ≤ 2`` for finite moments."""
-        return -self.b * (1.0 - self.rho), self.b * (1.0 + self.rho)
-
-
-def svi_variance(
-    *, log_moneyness: np.ndarray, params: SviParams
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(w, w', w'')`` of raw SVI at ``log_moneyness`` (broadcast with ``params``)."""
-    z = np.asarray(log_moneyness, dtype=float) - params.m
-    root = np.sqrt(z * z + params.sigma * params.sigma)
-    w = params.a + params.b * (params.rho * z + root)
-    return w, params.b * (params.rho + z / root), params.b * params.sigma**2 / root**3
-
-
-def svi_from_natural(
-    *,
-    thetas: np.ndarray,
-    rhos: np.ndarray,
-    phis: np.ndarray,
-    levels: float | np.ndarray = 0.0,
-    centres: float | np.ndarray = 0.0,
-) -> SviParams:
-    """Raw SVI of ``w = Δ + θ/2·(1 + ρφ(k−μ) + √((φ(k−μ)+ρ)² + 1−ρ²))`` (SSVI slice: Δ=μ=0)."""
-    one_minus = 1.0 - rhos * rhos
-    return SviParams(
-        a=levels + 0.5 * thetas * one_minus,
-        b=0.5 * thetas * phis,
-        rho=rhos,
-        m=centres - rhos / phis,
-        sigma=np.sqrt(one_minus) / phis,
-    )
-
-
-def durrleman_g(
-    *, log_moneyness: np.ndarray, derivatives: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> np.ndarray:
-    """``g = (1 − k w'/(2w))² − w'²/4·(1/w + 1/4) + w''/2`` from ``(w, w', w'')`` at ``k``.
-
-    The density is ``g(k)·n(d2)/(K√w)``, so it is negative exactly where ``g < 0``.
-    References: Gatheral & Jacquier (2014), Lemma 2.2 (after Durrleman).
-    """
-    w, w1, w2 = derivatives
-    k = np.asarray(log_moneyness, dtype=float)
-    return (1.0 - k * w1 / (2.0 * w)) ** 2 - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
-
-
-def _lead(values: np.ndarray, ndim: int) -> np.ndarray:
-    values = np.asarray(values)
-    return np.reshape(values, values.shape + (1,) * max(ndim - 1, 0))
-
-
-@dataclass(frozen=True)
-class SviSmiles:
-    """SVI smiles for ``n`` expiries, quoted in ``conventions``.
-
-    Attributes:
-        expiries, forwards, foreign_discount_factors: shape ``[n]`` (as in :class:`TenorQuote`).
-        params: raw SVI parameters, arrays of shape ``[n]``.
-        conventions: how the smiles are quoted.
-
-    Evaluation methods take arrays whose leading axis is the expiry: shape ``[n]`` (one point
-    per expiry) or ``[n, m]`` (``m`` points per expiry).
-    """
-
-    expiries: np.ndarray
-    forwards: np.ndarray
-    foreign_discount_factors: np.ndarray
-    params: SviParams
-    conventions: SmileConventions
-
-    def derivatives(self, *, log_moneyness: np.ndarray) -> tuple[np.ndarray, ...]:
-        """``(w, ∂w/∂k, ∂²w/∂k²)`` at ``k = ln(K/F)``."""
-        k = np.asarray(log_moneyness, dtype=float)
-        return svi_variance(log_moneyness=k, params=self.params.map(lambda p: _lead(p, k.ndim)))
-
-    def variance_and_slope(self, log_moneyness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(w, ∂w/∂k)``: the ``VarianceFunction`` that :mod:`pricing.surface` quotes from."""
-        w, w1, _ = self.derivatives(log_moneyness=log_moneyness)
-        return w, w1
-
-    def total_variance(self, *, log_moneyness: np.ndarray) -> np.ndarray:
-        """``w(k) = σ²T``."""
-        return self.derivatives(log_moneyness=log_moneyness)[0]
-
-    def vols(self, *, strikes: np.ndarray) -> np.ndarray:
-        """Implied vols ``σ(K)``."""
-        strikes = np.asarray(strikes, dtype=float)
-        k = np.log(strikes / _lead(self.forwards, strikes.ndim))
-        return np.sqrt(self.derivatives(log_moneyness=k)[0] / _lead(self.expiries, k.ndim))
-
-    def vol_slopes(self, *, strikes: np.ndarray) -> np.ndarray:
-        """``dσ/dK = w'(k) / (2σTK)``, per JPY per USD of strike (digitals need it)."""
-        strikes = np.asarray(strikes, dtype=float)
-        k = np.log(strikes / _lead(self.forwards, strikes.ndim))
-        w, w1, _ = self.derivatives(log_moneyness=k)
-        return w1 / (2.0 * np.sqrt(w * _lead(self.expiries, k.ndim)) * strikes)
-
-    def durrleman_g(self, *, log_moneyness: np.ndarray) -> np.ndarray:
-        """Durrleman's ``g(k)`` (see :func:`durrleman_g`)."""
-        k = np.asarray(log_moneyness, dtype=float)
-        return durrleman_g(log_moneyness=k, derivatives=self.derivatives(log_moneyness=k))
-
-    def densities(self, *, strikes: np.ndarray) -> np.ndarray:
-        """Risk-neutral density of ``S_T`` (T-forward measure), per JPY per USD of strike.
-
-        ``p(K) = ∂²C/∂K² / DF_d = g(k)·n(d2)/(K√w)`` (Breeden–Litzenberger; Gatheral 2006 §3).
-        """
-        strikes = np.asarray(strikes, dtype=float)
-        k = np.log(strikes / _lead(self.forwards, strikes.ndim))
-        derivatives = self.derivatives(log_moneyness=k)
-        root_w = np.sqrt(derivatives[0])
-        d2 = -k / root_w - 0.5 * root_w
-        g = durrleman_g(log_moneyness=k, derivatives=derivatives)
-        return g * _INV_SQRT_2PI * np.exp(-0.5 * d2 * d2) / (strikes * root_w)
 
 
 def _wing_log_strikes(
@@ -330,54 +88,6 @@ def _wing_log_strikes(
     solved = legs.solved[0] & legs.solved[1]
     k = np.log(np.where(solved, legs.strikes, 1.0))
     return k[0], k[1], solved
-
-
-# --- quote validation -------------------------------------------------------------------
-
-
-def _finite(value: float, path: str) -> float:
-    if value is None or not math.isfinite(value):
-        raise SmileError(path, f"must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _validate(tenors: Sequence[TenorQuote]) -> None:
-    if len(tenors) == 0:
-        raise SmileError("tenors", "must hold at least one tenor, got none")
-    previous = 0.0
-    for i, tenor in enumerate(tenors):
-        path = f"tenors[{i}]"
-        expiry = _finite(tenor.expiry, f"{path}.expiry")
-        if expiry <= previous:
-            rule = "be positive" if i == 0 else f"be later than tenors[{i - 1}].expiry ({previous})"
-            raise SmileError(f"{path}.expiry", f"must {rule}, got {expiry}")
-        previous = expiry
-        for name in ("forward", "foreign_discount_factor", "atm"):
-            if _finite(getattr(tenor, name), f"{path}.{name}") <= 0:
-                raise SmileError(f"{path}.{name}", f"must be positive, got {getattr(tenor, name)}")
-        if not 1 <= len(tenor.wings) <= 2:
-            raise SmileError(
-                f"{path}.wings",
-                f"must hold a 25-delta and optionally a 10-delta wing, got {len(tenor.wings)}",
-            )
-        flat = all(wing.rr == 0 and wing.bf == 0 for wing in tenor.wings)
-        for j, wing in enumerate(tenor.wings):
-            wpath = f"{path}.wings[{j}]"
-            delta = _finite(wing.delta, f"{wpath}.delta")
-            if not 0 < delta < 0.5:
-                raise SmileError(f"{wpath}.delta", f"must be in (0, 0.5), got {delta}")
-            if j > 0 and delta >= tenor.wings[j - 1].delta:
-                raise SmileError(
-                    f"{wpath}.delta",
-                    f"must be below {path}.wings[{j - 1}].delta "
-                    f"({tenor.wings[j - 1].delta}), got {delta}",
-                )
-            _finite(wing.rr, f"{wpath}.rr")
-            if _finite(wing.bf, f"{wpath}.bf") <= 0 and not flat:
-                raise SmileError(
-                    f"{wpath}.bf",
-                    f"must be positive (an SVI smile is convex in log-moneyness), got {wing.bf}",
-                )
 
 
 # --- the joint solve --------------------------------------------------------------------
@@ -601,7 +311,7 @@ def fit_smiles(
             ``field`` names it (``tenors[i].wings[j].bf`` when the solve finds no smile).
     """
     conventions = conventions or SmileConventions()
-    _validate(tenors)
+    validate_quotes(tenors)
     n = len(tenors)
     expiries = np.array([t.expiry for t in tenors])
     dfs = np.array([t.foreign_discount_factor for t in tenors])

@@ -16,11 +16,13 @@ from importlib import resources
 from typing import Any
 
 from pricing.curve import CurveInterpolation
+from pricing.smile_quotes import SmileConventions
 from scenarios.credit import CreditMarket, EntityCurve
-from scenarios.dates import pillar_date
+from scenarios.dates import pillar_date, tenor_dates
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
+from scenarios.smiles import MarketSurface, SmileQuote
 
 DATA_FILES = ("tariff_2025.toml",)
 CREDIT_FILES = ("credit_2025.toml",)
@@ -66,7 +68,28 @@ def _market(raw: dict[str, Any]) -> MarketSnapshot:
             tuple(_pillar(valuation, r) for r in raw["atm_vols"]),
             tuple(r["vol"] for r in raw["atm_vols"]),
         ),
+        surface=_surface(valuation, raw),
     )
+
+
+def _surface(valuation: dt.date, raw: dict[str, Any]) -> MarketSurface | None:
+    """``[[market.surface]]`` rows (tenor, atm, rr25, bf25, optional rr10/bf10), USD/JPY
+    conventions; ``surface_event_extra_days`` weighs the decision day (default 0)."""
+    if "surface" not in raw:
+        return None
+    quotes = tuple(
+        SmileQuote(
+            *tenor_dates("surface", valuation, r["tenor"]),
+            atm=r["atm"],
+            rr25=r["rr25"],
+            bf25=r["bf25"],
+            rr10=r.get("rr10"),
+            bf10=r.get("bf10"),
+            tenor=r["tenor"],
+        )
+        for r in raw["surface"]
+    )
+    return MarketSurface(quotes, SmileConventions(), raw.get("surface_event_extra_days", 0.0))
 
 
 def _read(name: str) -> dict[str, Any]:

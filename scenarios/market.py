@@ -1,10 +1,15 @@
-"""Market snapshot: valuation date, USD/JPY spot, USD and JPY curves, pre-event ATM vols.
+"""Market snapshot: valuation date, USD/JPY spot, USD and JPY curves, pre-event vols.
 
 Conventions: ``spot`` is JPY per USD for value on the valuation date (a "today" rate; the
 quoted T+2 rate differs by two days of carry, about 0.02% at June-2025 rates). Curves hold
 continuously compounded zero rates (ACT/365F) at pillar dates. The ATM vol term structure is
 the *pre-event* diffusion vol: the vol the market would carry without the decision; scenario
 vols take over after the event.
+
+An optional :class:`scenarios.smiles.MarketSurface` (ATM, RR, BF per tenor) gives the
+pre-event vols a smile: when present it is fitted (one SVI slice per tenor) as the snapshot
+is built, and the pre-event diffusion reads it at each strike (:mod:`scenarios.vol_model`);
+when absent the ATM curve alone applies, flat in strike.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from pricing.curve import CurveInterpolation, atm_total_variance, zero_rates_at
+from pricing.surface import VolSurface, build_surface, event_variance_from_weight
+from pricing.svi import SviSmiles
 from scenarios import checks
 from scenarios.errors import DomainError
+from scenarios.smiles import MarketSurface, fit_quotes, year_fractions
 
 
 def _pillar_times(field: str, valuation_date: dt.date, dates: tuple[dt.date, ...]) -> np.ndarray:
@@ -110,12 +118,56 @@ class MarketSnapshot:
     usd_curve: DiscountCurve
     jpy_curve: DiscountCurve
     atm_vols: AtmVolCurve
+    surface: MarketSurface | None = None
 
     def __post_init__(self) -> None:
         checks.positive("spot", self.spot)
         for name in ("usd_curve", "jpy_curve", "atm_vols"):
             if getattr(self, name).valuation_date != self.valuation_date:
                 raise DomainError.field(name, "must be built on the snapshot's valuation date")
+        object.__setattr__(self, "_smiles", self._fit_surface())
+
+    def _fit_surface(self) -> SviSmiles | None:
+        if self.surface is None:
+            return None
+        quotes = self.surface.quotes
+        try:
+            self.surface.check_against(self.valuation_date)
+            deliveries = year_fractions(self.valuation_date, tuple(q.delivery for q in quotes))
+            return fit_quotes(
+                quotes=quotes,
+                expiries=year_fractions(self.valuation_date, tuple(q.expiry for q in quotes)),
+                forwards=self.forwards(deliveries),
+                foreign_discount_factors=self.usd_discount_factors(deliveries),
+                conventions=self.surface.conventions,
+            )
+        except DomainError as exc:
+            raise exc.prefixed("surface") from None
+
+    @property
+    def smiles(self) -> SviSmiles | None:
+        """The surface's pillar smiles (None without a surface)."""
+        return self._smiles  # type: ignore[attr-defined,no-any-return]
+
+    def vol_surface(self, event_time: float | None = None) -> VolSurface | None:
+        """The quoted surface, with the event's variance on its date when the quotes weigh
+        the decision day (``surface.event_extra_days > 0``); None without a surface."""
+        smiles = self.smiles
+        if smiles is None or self.surface is None:
+            return None
+        events = []
+        if event_time is not None and self.surface.event_extra_days > 0:
+            events.append(
+                event_variance_from_weight(
+                    smiles=smiles, event_time=event_time, extra_days=self.surface.event_extra_days
+                )
+            )
+        return build_surface(smiles=smiles, events=events)
+
+    def usd_discount_factors(self, times: np.ndarray) -> np.ndarray:
+        """USD discount factors to ``times`` (years ACT/365F)."""
+        times = np.asarray(times, dtype=float)
+        return np.exp(-self.usd_curve.zero_rates_at(times) * times)
 
     def forwards(self, times: np.ndarray) -> np.ndarray:
         """Outright forwards (JPY per USD) to ``times``: ``S0·exp((r_d − r_f)·t)``."""

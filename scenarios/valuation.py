@@ -5,7 +5,10 @@ runs the mixture kernel (:mod:`pricing.mixture`) and inverts the mixture prices 
 to Black vols (:mod:`pricing.implied_vol`). Time structure: an option expiring on or before
 the event date ignores the scenarios; after it, scenario ``i`` contributes a lognormal around
 ``F(T)·J_i`` with variance ``σ_pre²·T_e + σ_i²·(T − T_e)``, where ``σ_pre²·T_e`` is the ATM
-curve's total variance to the event.
+curve's total variance to the event. With a market surface or scenario smiles the vols are
+read at each strike (:mod:`scenarios.vol_model`: ``σ_pre(K)``, ``σ_i(K)``) and digitals add
+the smile's slope (:mod:`pricing.digital_slope`); Greeks then hold the vol at each strike
+fixed (sticky strike), and so does ``∂price/∂L_i``.
 """
 
 from __future__ import annotations
@@ -16,16 +19,25 @@ from functools import lru_cache
 import numpy as np
 
 from pricing.black import Payoff
+from pricing.digital_slope import add_results, digital_slope_terms
 from pricing.implied_vol import implied_vol
 from pricing.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
 from pricing.mixture import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
+from pricing.smile_mixture import smile_mixture_greeks
 from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.instruments import FxOption
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
+from scenarios.vol_model import VolModel, build_vol_model
 
 _VANILLAS = (Payoff.CALL, Payoff.PUT)
+_DIGITALS = (
+    Payoff.DIGITAL_CALL_JPY,
+    Payoff.DIGITAL_PUT_JPY,
+    Payoff.DIGITAL_CALL_USD,
+    Payoff.DIGITAL_PUT_USD,
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,76 @@ def _cached_fit(
     )
 
 
+@dataclass(frozen=True)
+class PricedOptions:
+    """Mixture prices of ``[n]`` options: Greeks, market forwards and JPY discount factors to
+    delivery, and ``valid`` (False where the market's surface gives no positive variance)."""
+
+    greeks: MixtureResult
+    forwards: np.ndarray
+    discount_factors: np.ndarray
+    after_event: np.ndarray
+    valid: np.ndarray
+
+
+def price_options(
+    *,
+    market: MarketSnapshot,
+    model: VolModel,
+    fit: MeasureFit,
+    expiries: np.ndarray,
+    deliveries: np.ndarray,
+    strikes: np.ndarray,
+    payoffs: np.ndarray,
+) -> PricedOptions:
+    """Price options given as arrays ``[n]``: expiry and delivery times (years ACT/365F),
+    strikes (JPY per USD) and :class:`pricing.black.Payoff` codes, under ``fit``'s weights
+    and jumps with ``model``'s vols; digitals include the smile's slope."""
+    t_exp, t_del = np.asarray(expiries, dtype=float), np.asarray(deliveries, dtype=float)
+    strikes = np.asarray(strikes, dtype=float)
+    payoffs = np.asarray(payoffs)
+    r_d = market.jpy_curve.zero_rates_at(t_del)
+    r_f = market.usd_curve.zero_rates_at(t_del)
+    forwards = market.spot * np.exp((r_d - r_f) * t_del)
+    dfs = np.exp(-r_d * t_del)
+    vols = model.inputs(expiries=t_exp, forwards=forwards, strikes=strikes, jumps=fit.jumps)
+    book = OptionBook(
+        payoffs=payoffs,
+        strikes=strikes,
+        forwards=forwards,
+        discount_factors=dfs,
+        delivery_times=t_del,
+        rates_jpy=r_d,
+        rates_usd=r_f,
+        pre_vols=vols.pre_vols if vols.pre_vols.ndim == 1 else vols.pre_vols[:, 0],
+        pre_times=vols.pre_times,
+        post_times=vols.post_times,
+    )
+    mix = ScenarioMix(weights=fit.weights, jumps=fit.jumps, vols=vols.vols)
+    digitals = np.isin(payoffs, _DIGITALS).any()
+    if vols.pre_vols.ndim == 2:  # the pre-event smile read per component
+        greeks = smile_mixture_greeks(
+            book=book,
+            mix=mix,
+            pre_vols=vols.pre_vols,
+            pre_vol_slopes=vols.pre_vol_slopes if digitals else None,
+            vol_slopes=vols.vol_slopes if digitals else None,
+            spot=market.spot,
+        )
+        return PricedOptions(greeks, forwards, dfs, vols.post_times > 0.0, vols.valid)
+    greeks = mixture_greeks(book=book, mix=mix, spot=market.spot)
+    if vols.has_slopes and digitals:
+        slope_terms = digital_slope_terms(
+            book=book,
+            mix=mix,
+            pre_vol_slopes=vols.pre_vol_slopes,
+            vol_slopes=vols.vol_slopes,
+            spot=market.spot,
+        )
+        greeks = add_results(greeks, slope_terms)
+    return PricedOptions(greeks, forwards, dfs, vols.post_times > 0.0, vols.valid)
+
+
 def value_book(
     *,
     market: MarketSnapshot,
@@ -94,38 +176,30 @@ def value_book(
 ) -> BookValuation:
     """Price every option of ``options`` under the mixture of ``scenario_set`` on ``market``."""
     fit = fit_measure(market, scenario_set, measure)
+    model = build_vol_model(market, scenario_set)
     today = market.valuation_date
     t_exp = np.array([year_fraction(today, o.expiry) for o in options])
     t_del = np.array([year_fraction(today, o.delivery) for o in options])
-    t_event = year_fraction(today, scenario_set.event_date)
     strikes = np.array([o.strike for o in options])
     payoffs = np.array([int(o.payoff) for o in options])
-    r_d = market.jpy_curve.zero_rates_at(t_del)
-    r_f = market.usd_curve.zero_rates_at(t_del)
-    forwards = market.spot * np.exp((r_d - r_f) * t_del)
-    dfs = np.exp(-r_d * t_del)
-    pre_times = np.minimum(t_exp, t_event)
-    post_times = np.maximum(t_exp - t_event, 0.0)
-    pre_vols = np.sqrt(market.atm_vols.total_variance(pre_times) / pre_times)
-    book = OptionBook(
-        payoffs=payoffs,
+    priced = price_options(
+        market=market,
+        model=model,
+        fit=fit,
+        expiries=t_exp,
+        deliveries=t_del,
         strikes=strikes,
-        forwards=forwards,
-        discount_factors=dfs,
-        delivery_times=t_del,
-        rates_jpy=r_d,
-        rates_usd=r_f,
-        pre_vols=pre_vols,
-        pre_times=pre_times,
-        post_times=post_times,
+        payoffs=payoffs,
     )
-    mix = ScenarioMix(
-        weights=fit.weights,
-        jumps=fit.jumps,
-        vols=np.array([s.vol for s in scenario_set.scenarios]),
-    )
-    greeks = mixture_greeks(book=book, mix=mix, spot=market.spot)
-    after = post_times > 0.0
+    if not priced.valid.all():
+        i = int(np.flatnonzero(~priced.valid)[0])
+        raise DomainError.field(
+            f"instruments[{i}]",
+            "the vol surface gives no positive variance at this expiry and strike (calendar "
+            "arbitrage in the quotes: see the arbitrage report of POST /v1/vol-surface)",
+        )
+    greeks, forwards, dfs = priced.greeks, priced.forwards, priced.discount_factors
+    after = priced.after_event
     d_levels = (greeks.scenario_values @ fit.d_weights + greeks.d_jumps @ fit.d_jumps) / market.spot
     d_levels[~after] = 0.0
     vanilla = np.isin(payoffs, _VANILLAS)

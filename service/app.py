@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from scenarios.catalog import builtin_catalog
 from service import problems
-from service.routes import cds, health, paths, price, scenario_sets
+from service.routes import calibrate, cds, health, paths, price, scenario_sets, vol_surface
 from service.warmup import warm_up
 
 
@@ -29,6 +29,6 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (health, scenario_sets, price, cds, paths):
+    for module in (health, scenario_sets, price, cds, paths, vol_surface, calibrate):
         app.include_router(module.router)
     return app

@@ -11,7 +11,14 @@ from pricing.curve import CurveInterpolation
 from scenarios.dates import pillar_date
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
+from scenarios.smiles import MarketSurface
 from service.schemas.common import FiniteFloat, PositiveFloat, Schema, under
+from service.schemas.smiles import (
+    ScenarioSmileIn,
+    SmileQuoteIn,
+    SurfaceConventionsIn,
+    quotes_to_domain,
+)
 
 
 class Pillar(Schema):
@@ -50,6 +57,14 @@ class MarketIn(Schema):
     jpy_curve: Annotated[list[RatePillar], Field(min_length=1, max_length=200)]
     atm_vols: Annotated[list[VolPillar], Field(min_length=1, max_length=200)]
     curve_interpolation: CurveInterpolation = CurveInterpolation.LOG_LINEAR_DISCOUNT
+    surface: Annotated[list[SmileQuoteIn], Field(min_length=1, max_length=40)] | None = Field(
+        default=None,
+        description="Smile quotes per tenor (ATM, 25Δ RR/BF, optional 10Δ), sorted by expiry. "
+        "When given, the surface (not atm_vols) sets the pre-event vols of /v1/price, "
+        "/v1/vol-surface and /v1/calibrate, read at each strike; without it the ATM curve "
+        "applies, flat in strike. /v1/paths reads atm_vols either way.",
+    )
+    surface_conventions: SurfaceConventionsIn = Field(default_factory=SurfaceConventionsIn)
 
     def to_domain(self, prefix: str = "market") -> MarketSnapshot:
         v = self.valuation_date
@@ -72,7 +87,17 @@ class MarketIn(Schema):
             f"{prefix}.atm_vols",
             lambda: AtmVolCurve(v, vol_dates, tuple(r.vol for r in self.atm_vols)),
         )
-        return under(prefix, lambda: MarketSnapshot(v, self.spot, usd, jpy, atm))
+        surface = None
+        if self.surface is not None:
+            conventions = self.surface_conventions
+            quotes = quotes_to_domain(self.surface, v, f"{prefix}.surface")
+            surface = under(
+                prefix,
+                lambda: MarketSurface(
+                    quotes, conventions.to_domain(), conventions.event_extra_days
+                ),
+            )
+        return under(prefix, lambda: MarketSnapshot(v, self.spot, usd, jpy, atm, surface))
 
 
 class ScenarioIn(Schema):
@@ -87,6 +112,11 @@ class ScenarioIn(Schema):
         description="Policy levels in percent (auto_tariff_pct, reciprocal_tariff_pct), >= 0; "
         "they move the CDS curves through the credit market's sensitivities.",
         examples=[{"auto_tariff_pct": 25.0, "reciprocal_tariff_pct": 24.0}],
+    )
+    smile: ScenarioSmileIn | None = Field(
+        default=None,
+        description="Post-event smile: quotes per tenor from the event date, or a shift of "
+        "the market's surface; without it the post-event vol is `vol` at every strike.",
     )
 
 
@@ -104,7 +134,13 @@ class ScenarioSetIn(Schema):
             under(
                 f"{prefix}.scenarios[{i}]",
                 lambda s=s: Scenario(
-                    s.name, s.probability, s.level, s.vol, s.description, drivers=s.drivers
+                    s.name,
+                    s.probability,
+                    s.level,
+                    s.vol,
+                    s.description,
+                    drivers=s.drivers,
+                    smile=s.smile.to_domain(self.event_date) if s.smile else None,
                 ),
             )
             for i, s in enumerate(self.scenarios)

@@ -9,6 +9,7 @@ from pydantic import Field
 from pricing.curve import CurveInterpolation
 from scenarios.catalog import CatalogEntry
 from service.schemas.common import Schema
+from service.schemas.smiles import ScenarioSmileIn, SmileQuoteIn, SurfaceConventionsIn
 
 
 class ScenarioRead(Schema):
@@ -18,6 +19,7 @@ class ScenarioRead(Schema):
     vol: float
     description: str
     drivers: dict[str, float] = Field(default_factory=dict)
+    smile: ScenarioSmileIn | None = None
 
 
 class DatedRate(Schema):
@@ -38,6 +40,8 @@ class MarketRead(Schema):
     usd_curve: list[DatedRate]
     jpy_curve: list[DatedRate]
     atm_vols: list[DatedVol]
+    surface: list[SmileQuoteIn] | None = None
+    surface_conventions: SurfaceConventionsIn | None = None
 
 
 class ScenarioSetSummary(Schema):
@@ -64,7 +68,10 @@ class ScenarioSetRead(Schema):
             name=s.name,
             description=s.description,
             event_date=s.event_date,
-            scenarios=[ScenarioRead(**sc.__dict__) for sc in s.scenarios],
+            scenarios=[
+                ScenarioRead(**{**sc.__dict__, "smile": ScenarioSmileIn.from_domain(sc.smile)})
+                for sc in s.scenarios
+            ],
             market=MarketRead(
                 id=entry.market_id,
                 valuation_date=m.valuation_date,
@@ -82,6 +89,12 @@ class ScenarioSetRead(Schema):
                     DatedVol(date=d, vol=v)
                     for d, v in zip(m.atm_vols.pillar_dates, m.atm_vols.vols, strict=True)
                 ],
+                surface=[SmileQuoteIn.from_domain(q) for q in m.surface.quotes]
+                if m.surface
+                else None,
+                surface_conventions=SurfaceConventionsIn.from_domain(m.surface)
+                if m.surface
+                else None,
             ),
         )
 

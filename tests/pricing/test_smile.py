@@ -9,16 +9,10 @@ import pytest
 import QuantLib as ql
 
 from pricing.fx_delta import AtmType
-from pricing.smile import (
-    Butterfly,
-    SmileConventions,
-    SmileError,
-    SviSmiles,
-    TenorQuote,
-    WingQuote,
-    fit_smiles,
-)
-from pricing.surface import SmileQuotes, quote_total_variance
+from pricing.quoting import SmileQuotes, quote_total_variance
+from pricing.smile import fit_smiles
+from pricing.smile_quotes import Butterfly, SmileConventions, SmileError, TenorQuote, WingQuote
+from pricing.svi import SviSmiles
 
 # USD/JPY on 2025-06-13 from /work/shared/MARKET_FACTS.md: spot, OIS pillars, ATM 1W–2Y,
 # 25Δ RR/BF at 1M/3M/1Y. Test assumptions: RR/BF flat before 1M and after 1Y, linear in

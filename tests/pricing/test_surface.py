@@ -8,25 +8,18 @@ import numpy as np
 import pytest
 import QuantLib as ql
 
-from pricing.smile import (
-    SmileConventions,
-    SmileError,
-    SviParams,
-    SviSmiles,
-    TenorQuote,
-    WingQuote,
-    durrleman_g,
-    fit_smiles,
-)
+from pricing.arbitrage import arbitrage_report
+from pricing.quoting import quote_surface
+from pricing.smile import fit_smiles
+from pricing.smile_quotes import SmileConventions, SmileError, TenorQuote, WingQuote
 from pricing.surface import (
     EventVariance,
     VolSurface,
-    arbitrage_report,
     build_surface,
     event_variance_from_weight,
-    quote_surface,
     surface_from_quotes,
 )
+from pricing.svi import SviParams, SviSmiles, durrleman_g
 
 # USD/JPY on 2025-06-13 from /work/shared/MARKET_FACTS.md (spot, OIS pillars, ATM 1W–2Y,
 # 25Δ RR/BF at 1M/3M/1Y; the event is the 2025-07-09 tariff deadline, 26 days out). Test
