@@ -1,7 +1,8 @@
-"""A mixed book — FX options and CDS contracts — valued under one scenario set and measure.
+"""A mixed book — FX options, path-dependent FX options and CDS — under one scenario set.
 
 The one call ``/v1/price`` makes. Each family is valued by its own module
-(:mod:`scenarios.valuation`, :mod:`scenarios.cds_valuation`) with the same pricing measure,
+(:mod:`scenarios.valuation`, :mod:`scenarios.path_valuation`, :mod:`scenarios.cds_valuation`)
+with the same pricing measure,
 and the rows come back in request order so the service can build the scenario × instrument
 matrix. Errors found while valuing a family name the request's ``instruments[i]``.
 """
@@ -19,6 +20,9 @@ from scenarios.credit import CreditMarket, ScenarioCredit
 from scenarios.errors import DomainError, FieldError
 from scenarios.instruments import FxOption
 from scenarios.market import MarketSnapshot
+from scenarios.path_instruments import PathInstrument
+from scenarios.path_valuation import PathBookValuation, value_path_book
+from scenarios.paths import PathLimits, PathMeasure, SimulationSettings
 from scenarios.scenario import ScenarioSet
 from scenarios.valuation import BookValuation, value_book
 
@@ -33,10 +37,15 @@ class MixedBook:
     cds_rows: tuple[int, ...] = ()
     credit: CreditMarket | None = None
     scenario_credit: ScenarioCredit | None = None
+    paths: tuple[PathInstrument, ...] = ()
+    path_rows: tuple[int, ...] = ()
+    path_settings: SimulationSettings = SimulationSettings()  # noqa: RUF009 (frozen)
+    path_measure: PathMeasure = PathMeasure.RISK_NEUTRAL
+    path_limits: PathLimits = PathLimits()  # noqa: RUF009 (frozen)
 
     @property
     def size(self) -> int:
-        return len(self.option_rows) + len(self.cds_rows)
+        return len(self.option_rows) + len(self.cds_rows) + len(self.path_rows)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class MixedValuation:
 
     fx: BookValuation | None
     cds: CdsBookValuation | None
+    paths: PathBookValuation | None
     scenario_values: np.ndarray
     values: np.ndarray
     currencies: tuple[str, ...]
@@ -73,7 +83,7 @@ def value_mixed_book(
     scenario_values = np.zeros((book.size, m))
     values = np.zeros(book.size)
     currencies = [""] * book.size
-    fx = cds = None
+    fx = cds = paths = None
     if book.options:
         try:
             fx = value_book(
@@ -106,4 +116,24 @@ def value_mixed_book(
         values[rows] = cds.mixture_values
         for r, contract in zip(rows, book.cds, strict=True):
             currencies[r] = contract.currency
-    return MixedValuation(fx, cds, scenario_values, values, tuple(currencies))
+    if book.paths:
+        try:
+            paths = value_path_book(
+                market=market,
+                scenario_set=scenario_set,
+                contracts=book.paths,
+                measure=book.path_measure,
+                settings=book.path_settings,
+                adjustment=measure,
+                limits=book.path_limits,
+                settings_path="paths",
+            )
+        except DomainError as exc:
+            raise _renumber(exc, "instruments", book.path_rows) from None
+        rows = list(book.path_rows)
+        # NaN marks a scenario no simulated path fell in; the service shows it as null
+        scenario_values[rows] = paths.scenario_values
+        values[rows] = paths.values
+        for r in rows:
+            currencies[r] = "JPY"
+    return MixedValuation(fx, cds, paths, scenario_values, values, tuple(currencies))

@@ -46,7 +46,8 @@ def _price(args: argparse.Namespace) -> int:
         print(f"fxscen: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     try:
-        job = to_job(PriceRequest.model_validate(body), get_settings().max_instruments)
+        settings = get_settings()
+        job = to_job(PriceRequest.model_validate(body), settings.max_instruments, settings)
         valuation = value_mixed_book(
             market=job.market, scenario_set=job.scenario_set, book=job.book, measure=job.measure
         )

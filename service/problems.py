@@ -34,7 +34,9 @@ _TITLES = {
 }
 log = logging.getLogger("service")
 # member tags of the discriminated unions in the schemas (service.schemas.price)
-_UNION_TAGS = frozenset({"fx", "cds", "path"})
+_UNION_TAGS = frozenset(
+    {"fx", "cds", "path", "barrier", "one_touch", "no_touch", "double_no_touch"}
+)
 
 
 def problem_body(
@@ -84,9 +86,9 @@ def field_path(loc: Sequence[str | int]) -> str:
     path = ""
     previous: str | int | None = None
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path") else loc:
-        skip_tag = isinstance(previous, int) and part in _UNION_TAGS
+        after_index = isinstance(previous, int) or previous in _UNION_TAGS
         previous = part
-        if skip_tag:
+        if after_index and part in _UNION_TAGS:
             continue  # a tagged-union member name, not a field of the request
         if isinstance(part, int):
             path += f"[{part}]"

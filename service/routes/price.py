@@ -30,7 +30,7 @@ async def price(request: PriceRequest, settings: SettingsDep) -> JSONResponse:
     the ISDA figures per scenario and under the mixture, as in ``POST /v1/cds``. The
     ``scenario_pnl`` matrix gives every line's value if each scenario happens.
     """
-    job = to_job(request, settings.max_instruments)
+    job = to_job(request, settings.max_instruments, settings)
     kwargs = {
         "market": job.market,
         "scenario_set": job.scenario_set,
@@ -39,7 +39,7 @@ async def price(request: PriceRequest, settings: SettingsDep) -> JSONResponse:
     }
     # small books price inline (async handlers measured ~1.8× the sync threadpool's req/s);
     # large ones go to a worker thread so the event loop keeps serving.
-    if len(job.book.options) >= settings.offload_threshold or job.book.cds:
+    if len(job.book.options) >= settings.offload_threshold or job.book.cds or job.book.paths:
         valuation = await run_in_threadpool(value_mixed_book, **kwargs)
     else:
         valuation = value_mixed_book(**kwargs)

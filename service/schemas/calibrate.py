@@ -23,7 +23,7 @@ from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.smiles import SmileQuote
 from service.schemas.common import PositiveFloat, Schema
-from service.schemas.price import BUILTIN_SET, MeasureRead
+from service.schemas.results import BUILTIN_SET, MeasureRead
 from service.schemas.smiles import SmileQuoteIn, quotes_to_domain
 from service.schemas.vol_surface import SetRequest, measure_read
 

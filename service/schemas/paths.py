@@ -31,7 +31,7 @@ from scenarios.paths import (
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import Schema, under
 from service.schemas.market import MarketIn, ScenarioSetIn
-from service.schemas.price import BUILTIN_SET
+from service.schemas.results import BUILTIN_SET
 from service.settings import Settings
 
 

@@ -24,6 +24,7 @@ from scenarios.errors import DomainError
 from scenarios.instruments import Currency, FxOption, OptionKind, build_fx_option
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
+from scenarios.valuation import fit_measure
 from service.schemas.cds import (
     CdsContractIn,
     CdsFiguresRead,
@@ -33,6 +34,15 @@ from service.schemas.cds import (
 )
 from service.schemas.common import PositiveFloat, Schema, under
 from service.schemas.market import MarketIn, ScenarioSetIn
+from service.schemas.path_instruments import (
+    BarrierOptionIn,
+    DoubleNoTouchIn,
+    PathInstrumentIn,
+    PathPricingIn,
+    TouchOptionIn,
+    path_results,
+)
+from service.schemas.paths import path_limits
 from service.schemas.results import (
     BUILTIN_SET,
     MeasureRead,
@@ -40,6 +50,7 @@ from service.schemas.results import (
     measure_read,
     scenario_pnl,
 )
+from service.settings import Settings
 
 
 class InstrumentIn(Schema):
@@ -73,15 +84,21 @@ class CdsInstrumentIn(CdsContractIn):
     kind: Literal["cds"]
 
 
+_PATH_KINDS = frozenset({"barrier", "one_touch", "no_touch", "double_no_touch"})
+
+
 def _family(value: Any) -> str:
     kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-    return "cds" if kind == "cds" else "fx"
+    if kind == "cds":
+        return "cds"
+    return "path" if kind in _PATH_KINDS else "fx"
 
 
-# the tag names below appear in pydantic's error locations; service.problems drops them
-INSTRUMENT_TAGS = ("fx", "cds")
+# the tag names appear in pydantic's error locations; service.problems drops them
 Instrument = Annotated[
-    Annotated[InstrumentIn, Tag("fx")] | Annotated[CdsInstrumentIn, Tag("cds")],
+    Annotated[InstrumentIn, Tag("fx")]
+    | Annotated[CdsInstrumentIn, Tag("cds")]
+    | Annotated[PathInstrumentIn, Tag("path")],
     Discriminator(_family),
 ]
 
@@ -106,6 +123,11 @@ class PriceRequest(Schema):
     )
     scenario_credit: dict[str, dict[str, CurveOverrideIn]] = Field(
         default_factory=dict, description="Per-scenario CDS curve overrides: scenario → entity."
+    )
+    paths: PathPricingIn = Field(
+        default_factory=PathPricingIn,
+        description="Monte Carlo settings for barrier and touch lines (seeded: same seed, "
+        "same prices); unused when every such line expires by the event (closed forms).",
     )
 
     model_config = ConfigDict(
@@ -141,6 +163,23 @@ class PriceRequest(Schema):
                     },
                     "measure": "tilt",
                     "instruments": [{"kind": "call", "strike": 145.0, "tenor": "1M"}],
+                },
+                {
+                    "scenario_set_id": BUILTIN_SET,
+                    "instruments": [
+                        {"kind": "put", "strike": 140.0, "tenor": "3M", "notional": 1e6},
+                        {
+                            "kind": "one_touch",
+                            "direction": "up",
+                            "barrier": 155.0,
+                            "cash": 1.0,
+                            "tenor": "3M",
+                            "pay_at_hit": True,
+                            "notional": 1e6,
+                        },
+                        {"kind": "cds", "entity": "nissan", "tenor": "5Y", "notional": 1e7},
+                    ],
+                    "paths": {"n_paths": 20000, "seed": 7},
                 },
             ]
         }
@@ -228,6 +267,9 @@ _IV_STATUS = {
 }
 
 
+_PATH_TYPES = (BarrierOptionIn, TouchOptionIn, DoubleNoTouchIn)
+
+
 @dataclass(frozen=True)
 class PriceJob:
     """A price request resolved to domain objects."""
@@ -239,7 +281,9 @@ class PriceJob:
     labels: tuple[str, ...]
 
 
-def to_job(request: PriceRequest, max_instruments: int) -> PriceJob:
+def to_job(
+    request: PriceRequest, max_instruments: int, settings: Settings | None = None
+) -> PriceJob:
     """Resolve the set (built-in or inline), the market, the credit market and the book."""
     if (request.scenario_set_id is None) == (request.scenario_set is None):
         raise DomainError.field(
@@ -258,6 +302,8 @@ def to_job(request: PriceRequest, max_instruments: int) -> PriceJob:
     today = market.valuation_date
     fx = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, InstrumentIn)]
     cds = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, CdsInstrumentIn)]
+    path = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, _PATH_TYPES)]
+    settings = settings or Settings()
     credit: CreditMarket | None = None
     if cds:
         if request.credit is not None:
@@ -285,6 +331,11 @@ def to_job(request: PriceRequest, max_instruments: int) -> PriceJob:
             }
             for scenario, by_entity in request.scenario_credit.items()
         },
+        paths=tuple(x.to_domain(today, market.spot, i) for i, x in path),
+        path_rows=tuple(i for i, _ in path),
+        path_settings=request.paths.to_domain(settings.path_workers),
+        path_measure=request.paths.measure,
+        path_limits=path_limits(settings),
     )
     labels = tuple(x.label or f"instruments[{i}]" for i, x in enumerate(request.instruments))
     return PriceJob(scenario_set, market, book, request.measure, labels)
@@ -379,7 +430,10 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
         results[row] = result
     for row, result in zip(job.book.cds_rows, _cds_rows(valuation), strict=True):
         results[row] = result
-    fit = (valuation.fx or valuation.cds).fit  # type: ignore[union-attr]
+    if valuation.paths is not None:
+        for row, result in zip(job.book.path_rows, path_results(valuation.paths), strict=True):
+            results[row] = {**result, "currency": "JPY"}
+    fit = fit_measure(job.market, job.scenario_set, job.measure)
     names = tuple(s.name for s in job.scenario_set.scenarios)
     matrix = scenario_pnl(names, list(job.labels), valuation.scenario_values, valuation.values)
     matrix["currencies"] = list(valuation.currencies)

@@ -27,10 +27,11 @@ class MeasureRead(Schema):
 class ScenarioPnl(Schema):
     scenarios: list[str]
     instruments: list[str] = Field(description="Each instrument's label, or its path.")
-    values: list[list[float]] = Field(
-        description="[scenario][instrument]: value × notional if the scenario happens."
+    values: list[list[float | None]] = Field(
+        description="[scenario][instrument]: value × notional if the scenario happens "
+        "(null where a Monte Carlo line drew no path in that scenario)."
     )
-    pnl: list[list[float]] = Field(
+    pnl: list[list[float | None]] = Field(
         description="[scenario][instrument]: value in the scenario minus today's mixture value."
     )
     currencies: list[str] | None = Field(
@@ -57,9 +58,13 @@ def scenario_pnl(
 ) -> dict[str, Any]:
     """Scenario × instrument matrix: value if scenario i happens, and P&L against today's
     mixture value (both × notional, in each instrument's currency)."""
+
+    def rows(matrix: np.ndarray) -> list[list[float | None]]:
+        return [[v if np.isfinite(v) else None for v in row] for row in matrix.T.tolist()]
+
     return {
         "scenarios": list(names),
         "instruments": labels,
-        "values": values.T.tolist(),
-        "pnl": (values - mixture[:, None]).T.tolist(),
+        "values": rows(values),
+        "pnl": rows(values - mixture[:, None]),
     }

@@ -27,7 +27,7 @@ from scenarios.scenario import ScenarioSet
 from scenarios.surface_view import SmileView, SurfaceView
 from service.schemas.common import FiniteFloat, PositiveFloat, Schema, under
 from service.schemas.market import MarketIn, ScenarioSetIn
-from service.schemas.price import BUILTIN_SET, MeasureRead
+from service.schemas.results import BUILTIN_SET, MeasureRead
 
 DEFAULT_TENORS = ("1W", "1M", "2M", "3M", "6M", "9M", "1Y", "18M", "2Y")
 DEFAULT_STRIKE_SPAN = 0.25  # default strike grid: spot·e^{±0.25}, 51 points

@@ -16,16 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 import QuantLib as ql
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from pricing.quantlib_guard import quantlib_session, to_ql_date
 from scenarios.catalog import builtin_entry
-from scenarios.path_valuation import value_path_book
-from service import problems
 from service.app import create_app
-from service.schemas.common import Schema
-from service.schemas.path_instruments import PathInstrumentIn, PathPricingIn, path_results
 from service.settings import Settings, get_settings
 
 SET_ID = "us-japan-tariff-2025-07-09"
@@ -237,37 +232,7 @@ def test_limits_come_from_the_settings() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# path-dependent instruments, as /v1/price will take them (a test route stands in)
-
-
-class PathBook(Schema):
-    instruments: list[PathInstrumentIn]
-    paths: PathPricingIn = PathPricingIn()
-
-
-def _instrument_app() -> FastAPI:
-    app = FastAPI()
-    problems.install(app)
-
-    @app.post("/path-book")
-    def price(book: PathBook) -> dict[str, Any]:
-        entry = builtin_entry(SET_ID)
-        market = entry.market
-        contracts = tuple(
-            inst.to_domain(market.valuation_date, market.spot, i)
-            for i, inst in enumerate(book.instruments)
-        )
-        valuation = value_path_book(
-            market=market,
-            scenario_set=entry.scenario_set,
-            contracts=contracts,
-            measure=book.paths.measure,
-            settings=book.paths.to_domain(workers=1),
-            settings_path="paths",
-        )
-        return {"results": path_results(valuation), "weights": valuation.weights.tolist()}
-
-    return app
+# path-dependent instruments in POST /v1/price
 
 
 INSTRUMENTS = [
@@ -282,14 +247,19 @@ INSTRUMENTS = [
 
 
 def test_path_instruments_price_with_standard_errors_and_per_scenario_rows() -> None:
-    with TestClient(_instrument_app()) as client:
+    with TestClient(create_app()) as client:
         response = client.post(
-            "/path-book", json={"instruments": INSTRUMENTS, "paths": {"n_paths": 8192, "seed": 3}}
+            "/v1/price",
+            json={
+                "scenario_set_id": SET_ID,
+                "instruments": INSTRUMENTS,
+                "paths": {"n_paths": 8192, "seed": 3},
+            },
         )
     assert response.status_code == 200, response.text
     data = response.json()
     assert no_nan(data)
-    rows, q = data["results"], data["weights"]
+    rows, q = data["results"], list(data["measure"]["weights"].values())
     assert [r["method"] for r in rows] == [
         "monte_carlo",
         "monte_carlo",
@@ -348,7 +318,7 @@ INSTRUMENT_BAD = [
     ("zero cash", _with(1, cash=0.0), "instruments[1].cash"),
     ("negative rebate", _with(0, rebate=-1.0), "instruments[0].rebate"),
     ("no-touch paid at hit", _with(2, pay_at_hit=True), "instruments[2].pay_at_hit"),
-    ("unknown barrier type", _with(0, barrier_type="sideways"), "instruments[0].barrier.barrier_type"),
+    ("unknown barrier type", _with(0, barrier_type="sideways"), "instruments[0].barrier_type"),
     ("unknown kind", _with(0, kind="range_accrual"), "instruments[0]"),
     ("expiry before valuation", _with(2, expiry="2025-06-01"), "instruments[2].expiry"),
     ("zero paths", {"instruments": INSTRUMENTS, "paths": {"n_paths": 0}}, "paths.n_paths"),
@@ -362,8 +332,8 @@ INSTRUMENT_BAD = [
 def test_bad_path_instruments_get_a_problem_naming_the_field(
     name: str, request_body: dict[str, Any], field: str
 ) -> None:
-    with TestClient(_instrument_app()) as client:
-        response = client.post("/path-book", json=request_body)
+    with TestClient(create_app()) as client:
+        response = client.post("/v1/price", json={"scenario_set_id": SET_ID, **request_body})
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert field in [e["field"] for e in response.json()["errors"]], response.json()
