@@ -18,13 +18,13 @@ from pydantic import ConfigDict, Field
 
 from pricing.cds import STANDARD_TENORS
 from pricing.measure import Measure
-from scenarios.catalog import builtin_entry
 from scenarios.cds_valuation import CdsBookValuation, CdsContract, Side, build_cds_contract
 from scenarios.credit import CreditMarket, CurveOverride, CurveSource, EntityCurve, ScenarioCredit
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import FiniteFloat, PositiveFloat, Schema, under
+from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, MeasureRead, ScenarioPnl, scenario_pnl
 
@@ -279,20 +279,15 @@ class CdsJob:
 
 def to_cds_job(request: CdsRequest, max_contracts: int) -> CdsJob:
     """Resolve the set, the markets, the overrides and the contracts."""
-    if (request.scenario_set_id is None) == (request.scenario_set is None):
-        raise DomainError.field(
-            "scenario_set_id", "give exactly one of scenario_set_id or scenario_set"
-        )
     if len(request.contracts) > max_contracts:
         raise DomainError.field(
             "contracts",
             f"must hold at most {max_contracts} contracts per request, "
             f"got {len(request.contracts)}",
         )
-    entry = builtin_entry(request.scenario_set_id or BUILTIN_SET)
-    scenario_set = request.scenario_set.to_domain() if request.scenario_set else entry.scenario_set
-    market = request.market.to_domain() if request.market else entry.market
-    under("scenario_set", lambda: scenario_set.check_against(market.valuation_date))
+    entry, scenario_set, market = resolve_context(
+        request.scenario_set_id, request.scenario_set, request.market
+    )
     if request.credit is not None:
         credit = request.credit.to_domain(market.valuation_date, entry.credit)
     elif entry.credit is not None:

@@ -16,8 +16,6 @@ from pydantic import ConfigDict, Field
 
 from pricing.measure import Measure
 from pricing.paths import Sampling
-from scenarios.catalog import builtin_entry
-from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.paths import (
     DEFAULT_QUANTILES,
@@ -29,7 +27,8 @@ from scenarios.paths import (
     build_path_request,
 )
 from scenarios.scenario import ScenarioSet
-from service.schemas.common import Schema, under
+from service.schemas.common import Schema
+from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET
 from service.settings import Settings
@@ -209,14 +208,9 @@ def path_limits(settings: Settings) -> PathLimits:
 
 def to_path_job(request: PathsRequest, settings: Settings) -> PathJob:
     """Resolve the set (built-in or inline), the market and the path settings."""
-    if (request.scenario_set_id is None) == (request.scenario_set is None):
-        raise DomainError.field(
-            "scenario_set_id", "give exactly one of scenario_set_id or scenario_set"
-        )
-    entry = builtin_entry(request.scenario_set_id or BUILTIN_SET)
-    scenario_set = request.scenario_set.to_domain() if request.scenario_set else entry.scenario_set
-    market = request.market.to_domain() if request.market else entry.market
-    under("scenario_set", lambda: scenario_set.check_against(market.valuation_date))
+    _, scenario_set, market = resolve_context(
+        request.scenario_set_id, request.scenario_set, request.market
+    )
     simulation = SimulationSettings(
         n_paths=request.n_paths,
         seed=request.seed,

@@ -17,7 +17,6 @@ from pydantic import ConfigDict, Discriminator, Field, Tag
 
 from pricing.measure import Measure
 from scenarios.book import MixedBook, MixedValuation
-from scenarios.catalog import builtin_entry
 from scenarios.cds_valuation import build_cds_contract
 from scenarios.credit import CreditMarket
 from scenarios.errors import DomainError
@@ -33,6 +32,7 @@ from service.schemas.cds import (
     cds_figures,
 )
 from service.schemas.common import PositiveFloat, Schema, under
+from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.path_instruments import (
     BarrierOptionIn,
@@ -285,20 +285,15 @@ def to_job(
     request: PriceRequest, max_instruments: int, settings: Settings | None = None
 ) -> PriceJob:
     """Resolve the set (built-in or inline), the market, the credit market and the book."""
-    if (request.scenario_set_id is None) == (request.scenario_set is None):
-        raise DomainError.field(
-            "scenario_set_id", "give exactly one of scenario_set_id or scenario_set"
-        )
     if len(request.instruments) > max_instruments:
         raise DomainError.field(
             "instruments",
             f"must hold at most {max_instruments} instruments per request, "
             f"got {len(request.instruments)}",
         )
-    entry = builtin_entry(request.scenario_set_id or BUILTIN_SET)
-    scenario_set = request.scenario_set.to_domain() if request.scenario_set else entry.scenario_set
-    market = request.market.to_domain() if request.market else entry.market
-    under("scenario_set", lambda: scenario_set.check_against(market.valuation_date))
+    entry, scenario_set, market = resolve_context(
+        request.scenario_set_id, request.scenario_set, request.market
+    )
     today = market.valuation_date
     fx = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, InstrumentIn)]
     cds = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, CdsInstrumentIn)]

@@ -20,12 +20,11 @@ from pydantic import ConfigDict, Field
 from pricing.arbitrage import ArbitrageReport
 from pricing.measure import Measure, MeasureFit
 from pricing.quoting import SmileQuotes
-from scenarios.catalog import builtin_entry
-from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.surface_view import SmileView, SurfaceView
-from service.schemas.common import FiniteFloat, PositiveFloat, Schema, under
+from service.schemas.common import FiniteFloat, PositiveFloat, Schema
+from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, MeasureRead
 
@@ -87,14 +86,9 @@ class SetRequest(Schema):
     )
 
     def resolve(self) -> tuple[ScenarioSet, MarketSnapshot]:
-        if (self.scenario_set_id is None) == (self.scenario_set is None):
-            raise DomainError.field(
-                "scenario_set_id", "give exactly one of scenario_set_id or scenario_set"
-            )
-        entry = builtin_entry(self.scenario_set_id or BUILTIN_SET)
-        scenario_set = self.scenario_set.to_domain() if self.scenario_set else entry.scenario_set
-        market = self.market.to_domain() if self.market else entry.market
-        under("scenario_set", lambda: scenario_set.check_against(market.valuation_date))
+        _, scenario_set, market = resolve_context(
+            self.scenario_set_id, self.scenario_set, self.market
+        )
         return scenario_set, market
 
 
