@@ -30,7 +30,7 @@ from scenarios.scenario import ScenarioSet
 from service.schemas.common import Schema
 from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
-from service.schemas.results import BUILTIN_SET
+from service.schemas.results import BUILTIN_SET, INLINE_SET_AND_MARKET
 from service.settings import Settings
 
 
@@ -88,20 +88,7 @@ class PathsRequest(Schema):
                     "n_sample_paths": 5,
                 },
                 {
-                    "scenario_set": {
-                        "event_date": "2025-07-09",
-                        "scenarios": [
-                            {"name": "deal", "probability": 0.6, "level": 156.0, "vol": 0.09},
-                            {"name": "no_deal", "probability": 0.4, "level": 138.0, "vol": 0.13},
-                        ],
-                    },
-                    "market": {
-                        "valuation_date": "2025-06-13",
-                        "spot": 144.1,
-                        "usd_curve": [{"tenor": "1Y", "rate": 0.04}],
-                        "jpy_curve": [{"tenor": "1Y", "rate": 0.006}],
-                        "atm_vols": [{"tenor": "1M", "vol": 0.115}, {"tenor": "1Y", "vol": 0.103}],
-                    },
+                    **INLINE_SET_AND_MARKET,
                     "horizon": "2025-12-15",
                     "steps_per_year": 52,
                     "measure": "real_world",

@@ -45,6 +45,7 @@ from service.schemas.path_instruments import (
 from service.schemas.paths import path_limits
 from service.schemas.results import (
     BUILTIN_SET,
+    INLINE_SET_AND_MARKET,
     MeasureRead,
     ScenarioPnl,
     measure_read,
@@ -147,20 +148,7 @@ class PriceRequest(Schema):
                     ],
                 },
                 {
-                    "scenario_set": {
-                        "event_date": "2025-07-09",
-                        "scenarios": [
-                            {"name": "deal", "probability": 0.6, "level": 156.0, "vol": 0.09},
-                            {"name": "no_deal", "probability": 0.4, "level": 138.0, "vol": 0.13},
-                        ],
-                    },
-                    "market": {
-                        "valuation_date": "2025-06-13",
-                        "spot": 144.1,
-                        "usd_curve": [{"tenor": "1Y", "rate": 0.04}],
-                        "jpy_curve": [{"tenor": "1Y", "rate": 0.006}],
-                        "atm_vols": [{"tenor": "1M", "vol": 0.115}, {"tenor": "1Y", "vol": 0.103}],
-                    },
+                    **INLINE_SET_AND_MARKET,
                     "measure": "tilt",
                     "instruments": [{"kind": "call", "strike": 145.0, "tenor": "1M"}],
                 },

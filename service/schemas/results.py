@@ -12,6 +12,23 @@ from scenarios.scenario import ScenarioSet
 from service.schemas.common import Schema
 
 BUILTIN_SET = "us-japan-tariff-2025-07-09"
+# an inline two-outcome set on a one-pillar market: the OpenAPI examples' second case
+INLINE_SET_AND_MARKET: dict[str, Any] = {
+    "scenario_set": {
+        "event_date": "2025-07-09",
+        "scenarios": [
+            {"name": "deal", "probability": 0.6, "level": 156.0, "vol": 0.09},
+            {"name": "no_deal", "probability": 0.4, "level": 138.0, "vol": 0.13},
+        ],
+    },
+    "market": {
+        "valuation_date": "2025-06-13",
+        "spot": 144.1,
+        "usd_curve": [{"tenor": "1Y", "rate": 0.04}],
+        "jpy_curve": [{"tenor": "1Y", "rate": 0.006}],
+        "atm_vols": [{"tenor": "1M", "vol": 0.115}, {"tenor": "1Y", "vol": 0.103}],
+    },
+}
 
 
 class MeasureRead(Schema):
