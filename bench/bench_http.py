@@ -1,8 +1,11 @@
 """``POST /v1/price`` for one option against the bare ``/v1/health`` on the same server.
 
 Starts ``fxscen serve`` (1 worker) on a free loopback port and drives it with ``wrk``
-(Debian package ``wrk``) at 16 connections, 2 threads, for each endpoint in turn; prints
-req/s, the ratio, and latency percentiles (p50/p99).
+(Debian package ``wrk``) at 16 connections, 2 threads, for each load in turn; prints req/s,
+the ratio to the bare endpoint, and latency percentiles (p50/p99). Two loads of
+``/v1/price``: the same one-option body every time (after the first request, answered from
+the response cache), and a different strike in every request (each one valued: the cache
+never hits).
 
     python bench/bench_http.py [seconds]
 """
@@ -27,6 +30,22 @@ BODY = {
 LUA = """wrk.method = "POST"
 wrk.body = [[%s]]
 wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  io.write(string.format("P50 %%.3f\\nP99 %%.3f\\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+DISTINCT_LUA = """local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+local counter = 0
+request = function()
+  counter = counter + 1
+  local strike = 140 + 10 * id + 1e-5 * counter
+  local body = string.format([[%s]], strike)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
 done = function(summary, latency, requests)
   io.write(string.format("P50 %%.3f\\nP99 %%.3f\\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
@@ -83,17 +102,22 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         bare = run_wrk(f"{base}/v1/health", GET_LUA, seconds)
         priced = run_wrk(f"{base}/v1/price", LUA % json.dumps(BODY), seconds)
+        template = json.dumps(BODY).replace("150.0", "%.5f")
+        distinct = run_wrk(f"{base}/v1/price", DISTINCT_LUA % template, seconds)
     finally:
         server.terminate()
         server.communicate(timeout=30)
     print(f"HTTP, 1 uvicorn worker, wrk 2 threads x 16 connections, {seconds} s each")
-    print(
-        f"  GET  /v1/health (bare): {bare[0]:8.0f} req/s  p50 {bare[1]:.2f} ms  p99 {bare[2]:.2f} ms"
+    rows = (
+        ("GET  /v1/health (bare)", bare),
+        ("POST /v1/price, 1 option, same body", priced),
+        ("POST /v1/price, 1 option, new strike each", distinct),
     )
-    print(
-        f"  POST /v1/price  (1 opt): {priced[0]:8.0f} req/s  p50 {priced[1]:.2f} ms  p99 {priced[2]:.2f} ms"
-    )
-    print(f"  ratio price/bare: {priced[0] / bare[0]:.2f}")
+    for label, (rps, p50, p99) in rows:
+        print(
+            f"  {label:42s} {rps:8.0f} req/s  {rps / bare[0]:5.2f}x bare  "
+            f"p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+        )
 
 
 if __name__ == "__main__":

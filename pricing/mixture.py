@@ -17,18 +17,21 @@ that expression:
 * ``vega`` = ∂V/∂σ for a parallel shift of every vol (pre-event and each scenario's), per
   unit of vol (×0.01 for a vol point), as QuantLib reports it.
 * ``theta`` = ∂V/∂t, per year, as the valuation date moves with zero rates, vols, levels and
-  the event date fixed (the pre-event variance runs off at ``σ_pre²``).
+  the event date fixed (each component's pre-event variance runs off at its ``σ_pre,i²``).
 * ``rho_jpy`` = ∂V/∂r_d, ``rho_usd`` = ∂V/∂r_f for parallel shifts of the continuously
   compounded zero curves, per unit of rate.
 * ``scenario_values`` = ``DF_d·C_i`` = ∂V/∂q_i (the value of the option in scenario i).
 * ``d_jumps`` = ∂V/∂J_i at fixed weights (the caller chains it through the measure).
 
-Shapes: options ``[n]``; scenarios ``[m]``; ``scenario_vols`` ``[m]`` or ``[n, m]`` (a smile
-read at each strike). The kernel is one fused, compiled loop over option × scenario
-elements (numba, parallel over options): a numpy expression of the same maths spends most of
-its time allocating and re-reading ``[n, m]`` temporaries (measured 200 ns per element against
-the compiled loop's ~30; see ``bench/bench_mixture.py``). :func:`pricing.black.black_terms`
-is the same kernel written in numpy, kept as the readable reference the tests compare with.
+Shapes: options ``[n]``; scenarios ``[m]``; scenario vols ``[m]`` or ``[n, m]`` (a smile
+read at each strike); pre-event vols ``[n]`` or ``[n, m]`` (the market's smile read at each
+component's own moneyness ``ln(K/(F·J_i))``, so ``v_i = σ_pre,i²·T_e + σ_i²·(T − T_e)``).
+The kernel is one fused, compiled loop over option × scenario elements (numba, parallel
+over options): a numpy expression of the same maths spends most of its time allocating and
+re-reading ``[n, m]`` temporaries (measured 200 ns per element against the compiled loop's
+~30; see ``bench/bench_mixture.py``). :func:`pricing.black.black_terms` is the same kernel
+written in numpy, and :mod:`pricing.smile_mixture` the per-component assembly in numpy: the
+readable references the tests compare with.
 
 References: DESIGN.md (the model); Garman & Kohlhagen (1983).
 """
@@ -61,7 +64,9 @@ class OptionBook:
         delivery_times: years ACT/365F to delivery (rates time).
         rates_jpy, rates_usd: continuously compounded zero rates to delivery.
         pre_vols: pre-event vol σ_pre (annualised) used for the part of the life before
-            the event (the whole life when ``T ≤ T_e``).
+            the event (the whole life when ``T ≤ T_e``): ``[n]``, or ``[n, m]`` when each
+            scenario's component reads its own (a smile read at ``K/J_i``; before the event
+            only column 0 is read).
         pre_times: ``min(T, T_e)`` in years (vol time before the event).
         post_times: ``max(T − T_e, 0)`` in years (vol time after the event); 0 means the
             option expires on or before the event and ignores the scenarios.
@@ -142,6 +147,7 @@ def _kernel_body(
     n = forwards.shape[0]
     m = weights.shape[0]
     row_stride = 1 if vols.shape[0] > 1 else 0
+    pre_stride = 1 if pre_vols.shape[1] > 1 else 0  # [n, 1]: one pre-event vol per option
     for i in nb.prange(n):
         f0 = forwards[i]
         k = strikes[i]
@@ -158,26 +164,26 @@ def _kernel_body(
         b_i = csh - van * w_i * k
         akb = a_i * k + b_i
         log_fk = math.log(f0 / k)
-        pre_var = pre_vols[i] * pre_vols[i] * pre_times[i]
         after = post_times[i] > 0.0
         acc_v = 0.0
         acc_fcf = 0.0
         acc_ffcff = 0.0
-        acc_cv = 0.0
+        acc_cv_pre = 0.0  # Σ q·∂C/∂v·σ_pre²: the pre-event variance running off (theta)
         acc_cv_sig = 0.0
         m_eff = m if after else 1
         for j in range(m_eff):
+            pre = pre_vols[i, j * pre_stride]
             if after:
                 sig = vols[i * row_stride, j]
                 jump = jumps[j]
-                v = pre_var + sig * sig * post_times[i]
-                dv_dsig = 2.0 * (pre_vols[i] * pre_times[i] + sig * post_times[i])
+                v = pre * pre * pre_times[i] + sig * sig * post_times[i]
+                dv_dsig = 2.0 * (pre * pre_times[i] + sig * post_times[i])
                 x = log_fk + log_jumps[j]
                 q = weights[j]
             else:
                 jump = 1.0
-                v = pre_var
-                dv_dsig = 2.0 * pre_vols[i] * pre_times[i]
+                v = pre * pre * pre_times[i]
+                dv_dsig = 2.0 * pre * pre_times[i]
                 x = log_fk
                 q = 1.0
             f = f0 * jump
@@ -195,7 +201,7 @@ def _kernel_body(
             acc_v += q * c
             acc_fcf += q * c_f * f
             acc_ffcff += q * c_ff * f * f
-            acc_cv += q * c_v
+            acc_cv_pre += q * c_v * pre * pre
             acc_cv_sig += q * c_v * dv_dsig
             if after:
                 scen_values[i, j] = df * c
@@ -211,9 +217,7 @@ def _kernel_body(
         gamma_out[i] = df * acc_ffcff / (spot * spot)
         vega[i] = df * acc_cv_sig
         # time passing: DF rolls at r_d, the forward at r_d − r_f, pre-event variance at σ_pre².
-        theta[i] = (
-            r_d[i] * value - (r_d[i] - r_f[i]) * fc_f - df * pre_vols[i] * pre_vols[i] * acc_cv
-        )
+        theta[i] = r_d[i] * value - (r_d[i] - r_f[i]) * fc_f - df * acc_cv_pre
         rho_d[i] = t_del[i] * (fc_f - value)
         rho_f[i] = -t_del[i] * fc_f
 
@@ -237,7 +241,7 @@ def mixture_greeks(*, book: OptionBook, mix: ScenarioMix, spot: float) -> Mixtur
     """Mixture price, Greeks and per-scenario values for every option of ``book``.
 
     Args:
-        book: option arrays ``[n]``.
+        book: option arrays ``[n]`` (``pre_vols`` may be ``[n, m]``).
         mix: scenario arrays ``[m]`` (``vols`` may be ``[n, m]``).
         spot: S0, JPY per USD (for value on the valuation date).
 
@@ -247,6 +251,8 @@ def mixture_greeks(*, book: OptionBook, mix: ScenarioMix, spot: float) -> Mixtur
     n = book.strikes.shape[0]
     m = mix.weights.shape[0]
     vols = np.ascontiguousarray(np.atleast_2d(np.asarray(mix.vols, dtype=float)))
+    pre_vols = np.asarray(book.pre_vols, dtype=float)
+    pre_vols = np.ascontiguousarray(pre_vols[:, None] if pre_vols.ndim == 1 else pre_vols)
     outs = [np.empty(n) for _ in range(7)]
     scen_values = np.empty((n, m))
     d_jumps = np.empty((n, m))
@@ -259,7 +265,6 @@ def mixture_greeks(*, book: OptionBook, mix: ScenarioMix, spot: float) -> Mixtur
             book.delivery_times,
             book.rates_jpy,
             book.rates_usd,
-            book.pre_vols,
             book.pre_times,
             book.post_times,
             mix.weights,
@@ -269,7 +274,11 @@ def mixture_greeks(*, book: OptionBook, mix: ScenarioMix, spot: float) -> Mixtur
     ]
     kernel = _kernel_parallel if n >= PARALLEL_THRESHOLD else _kernel_serial
     codes = np.ascontiguousarray(book.payoffs, dtype=np.int64)
-    kernel(codes, PAYOFF_TABLE, *f64, vols, *outs, scen_values, d_jumps, float(spot))
+    forwards, strikes, dfs, t_del, r_d, r_f, pre_times, post_times, weights, jumps, logs = f64
+    kernel(
+        codes, PAYOFF_TABLE, forwards, strikes, dfs, t_del, r_d, r_f, pre_vols, pre_times,
+        post_times, weights, jumps, logs, vols, *outs, scen_values, d_jumps, float(spot),
+    )  # fmt: skip
     price, delta, gamma, vega, theta, rho_jpy, rho_usd = outs
     return MixtureResult(
         price=price,

@@ -1,10 +1,14 @@
-"""The event mixture when each component reads its own pre-event vol: numpy, ``[n, m]``.
+"""The event mixture when each component reads its own pre-event vol: the numpy reference.
+
+The service prices this case with the compiled kernel of :mod:`pricing.mixture` (pre-event
+vols ``[n, m]``); this module is its readable twin, written with numpy arrays, which the
+tests hold the kernel to (as :func:`pricing.black.black_terms` is for the Black terms).
 
 Conventions: forwards and strikes in JPY per USD; vols annualised decimals; times in years
 ACT/365F; premiums in JPY per unit of notional; Greeks as in :mod:`pricing.mixture`.
 
-:func:`pricing.mixture.mixture_greeks` takes one pre-event vol per option. With a smile the
-pre-event diffusion is read at each component's own moneyness ``ln(K/(F·J_i))`` — the strike
+With a smile the pre-event diffusion is read at each component's own moneyness
+``ln(K/(F·J_i))`` — the strike
 the pre-event move must reach for the option to pay once the jump ``J_i`` has been applied —
 so the pre-event vol is ``[n, m]`` too, and scenario ``i``'s total variance is::
 

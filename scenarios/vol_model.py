@@ -27,9 +27,9 @@ at its own forward ``F(T)·J_i``::
     v_i(K) = v_pre,i(K) + w_i(τ, ln(K/(F(T)·J_i))),      w_i = σ_i²·τ without a smile.
 
 Kernel inputs: ``pre_vols = √(v_pre/T_pre)`` per option ``[n]`` (ATM curve) or per option ×
-scenario ``[n, m]`` (surface: priced by :mod:`pricing.smile_mixture`), ``vols[:, i] =
-√(w_i/τ)``, and the slopes ``dσ/dK`` for the digitals' slope term
-(:mod:`pricing.digital_slope`). Greeks hold the vols at each strike fixed (sticky strike).
+scenario ``[n, m]`` (surface), ``vols[:, i] = √(w_i/τ)``, and the slopes ``dσ/dK`` for the
+digitals' slope term (:mod:`pricing.digital_slope`). Greeks hold the vols at each strike
+fixed (sticky strike).
 
 A scenario smile given as quotes has tenors counted from the event date, fitted with the USD
 discount factors from the event to each delivery; one given as a shift moves every pillar

@@ -9,7 +9,10 @@ from fastapi import FastAPI
 
 from scenarios.catalog import builtin_catalog
 from service import problems
+from service.deps import current_settings
+from service.response_cache import ResponseCache, ResponseCacheMiddleware
 from service.routes import calibrate, cds, health, paths, price, scenario_sets, vol_surface
+from service.settings import Settings, get_settings
 from service.warmup import warm_up
 
 
@@ -20,7 +23,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service; ``settings`` (default: from the environment) also reach every route."""
     app = FastAPI(
         title="USD/JPY tariff-scenario pricing service",
         version="0.1.0",
@@ -29,6 +33,10 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    if settings is not None:
+        app.dependency_overrides[current_settings] = lambda: settings
+    app.state.price_cache = ResponseCache((settings or get_settings()).response_cache_bytes)
+    app.add_middleware(ResponseCacheMiddleware, cache=app.state.price_cache, path="/v1/price")
     for module in (health, scenario_sets, price, cds, paths, vol_surface, calibrate):
         app.include_router(module.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     max_path_steps: int = 300_000_000  # n_paths × steps: bounds one request's work (~3 s)
     # threads simulating one request's paths (the numbers do not depend on it)
     path_workers: int = 2
+    # POST /v1/price answers a body it has priced before from this many bytes of responses
+    # (service.response_cache); 0 turns the cache off
+    response_cache_bytes: int = Field(default=64 * 2**20, ge=0)
 
 
 @lru_cache(maxsize=1)

@@ -1,9 +1,12 @@
-"""The per-component pre-event vol path of the mixture (:mod:`pricing.smile_mixture`).
+"""Per-component pre-event vols ``[n, m]`` in the mixture: the compiled kernel of
+:mod:`pricing.mixture` (what the service prices with) and its numpy twin
+(:mod:`pricing.smile_mixture`), each with the digital slope term.
 
-Witnesses: the compiled kernel of :mod:`pricing.mixture` wherever both apply (pre-event vols
-equal across scenarios); put–call parity; central differences for every Greek with the vols
-at each strike held (sticky strike); a digital as minus the strike derivative of calls whose
-vols are re-read off the smiles at the bumped strike.
+Witnesses, for both: the kernel with one pre-event vol per option wherever that applies
+(columns equal); put–call parity; central differences for every Greek with the vols at each
+strike held (sticky strike); a digital as minus the strike derivative of calls whose vols are
+re-read off the smiles at the bumped strike. And the two agree to 1e-12 with distinct
+columns.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 import pytest
 
 from pricing.black import Payoff
+from pricing.digital_slope import add_results, digital_slope_terms
 from pricing.measure import Measure, risk_neutral
 from pricing.mixture import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
 from pricing.smile_mixture import smile_mixture_greeks
@@ -25,6 +29,7 @@ PROBS = np.array([0.3, 0.3, 0.25, 0.15])
 FIT = risk_neutral(probabilities=PROBS, jumps=LEVELS / SPOT, measure=Measure.TILT)
 STRIKES = np.array([126.0, 134.0, 140.0, 144.0, 148.0, 155.0, 166.0])
 PAYOFFS = list(Payoff)
+IMPLEMENTATIONS = ["compiled", "numpy"]
 
 
 def pre_smile(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,27 +66,57 @@ def vols_at(b: OptionBook) -> tuple[ScenarioMix, np.ndarray, np.ndarray, np.ndar
     return mix, pre, pre_dk / strikes, post_dk / strikes
 
 
-def priced(b: OptionBook, slopes: bool = True) -> MixtureResult:
-    mix, pre, pre_slopes, post_slopes = vols_at(b)
-    return smile_mixture_greeks(
+def greeks_of(
+    impl: str,
+    b: OptionBook,
+    mix: ScenarioMix,
+    pre: np.ndarray,
+    pre_slopes: np.ndarray | None,
+    post_slopes: np.ndarray | None,
+    spot: float = SPOT,
+) -> MixtureResult:
+    """Mixture Greeks with per-component pre-event vols ``pre`` ``[n, m]``."""
+    if impl == "numpy":
+        return smile_mixture_greeks(
+            book=b,
+            mix=mix,
+            pre_vols=pre,
+            pre_vol_slopes=pre_slopes,
+            vol_slopes=post_slopes,
+            spot=spot,
+        )
+    b = dataclasses.replace(b, pre_vols=pre)
+    result = mixture_greeks(book=b, mix=mix, spot=spot)
+    if pre_slopes is None and post_slopes is None:
+        return result
+    slope_terms = digital_slope_terms(
         book=b,
         mix=mix,
         pre_vols=pre,
-        pre_vol_slopes=pre_slopes if slopes else None,
-        vol_slopes=post_slopes if slopes else None,
-        spot=SPOT,
+        pre_vol_slopes=np.zeros_like(pre) if pre_slopes is None else pre_slopes,
+        vol_slopes=post_slopes,
+        spot=spot,
     )
+    return add_results(result, slope_terms)
 
 
+def priced(b: OptionBook, impl: str = "compiled", slopes: bool = True) -> MixtureResult:
+    mix, pre, pre_slopes, post_slopes = vols_at(b)
+    if not slopes:
+        pre_slopes = post_slopes = None
+    return greeks_of(impl, b, mix, pre, pre_slopes, post_slopes)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("payoff", PAYOFFS)
 @pytest.mark.parametrize("expiry", [14 / 365, 0.3, 2.0])
-def test_equal_pre_vols_reproduce_the_compiled_kernel(payoff: int, expiry: float) -> None:
+def test_equal_pre_vols_reproduce_one_pre_vol_per_option(
+    impl: str, payoff: int, expiry: float
+) -> None:
     b = book(payoff, expiry)
     mix, pre, _, _ = vols_at(b)
     same = np.repeat(pre[:, :1], FIT.weights.size, axis=1)
-    ours = smile_mixture_greeks(
-        book=b, mix=mix, pre_vols=same, pre_vol_slopes=None, vol_slopes=None, spot=SPOT
-    )
+    ours = greeks_of(impl, b, mix, same, None, None)
     kernel = mixture_greeks(book=dataclasses.replace(b, pre_vols=same[:, 0]), mix=mix, spot=SPOT)
     for field in dataclasses.fields(kernel):
         np.testing.assert_allclose(
@@ -93,30 +128,47 @@ def test_equal_pre_vols_reproduce_the_compiled_kernel(payoff: int, expiry: float
         )
 
 
+@pytest.mark.parametrize("payoff", PAYOFFS)
+@pytest.mark.parametrize("expiry", [14 / 365, 0.3, 2.0])
+def test_compiled_kernel_equals_its_numpy_twin(payoff: int, expiry: float) -> None:
+    b = book(payoff, expiry)
+    compiled, twin = priced(b, "compiled"), priced(b, "numpy")
+    for field in dataclasses.fields(twin):
+        np.testing.assert_allclose(
+            getattr(compiled, field.name),
+            getattr(twin, field.name),
+            rtol=1e-12,
+            atol=1e-13,
+            err_msg=field.name,
+        )
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("expiry", [14 / 365, 0.5])
-def test_put_call_parity_with_per_component_smiles(expiry: float) -> None:
-    calls, puts = priced(book(Payoff.CALL, expiry)), priced(book(Payoff.PUT, expiry))
+def test_put_call_parity_with_per_component_smiles(impl: str, expiry: float) -> None:
+    calls, puts = priced(book(Payoff.CALL, expiry), impl), priced(book(Payoff.PUT, expiry), impl)
     forward = SPOT * np.exp((R_JPY - R_USD) * expiry)
     parity = np.exp(-R_JPY * expiry) * (forward - STRIKES)
     np.testing.assert_allclose(calls.price - puts.price, parity, rtol=0, atol=1e-12 * SPOT)
 
 
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("expiry", [14 / 365, 0.25, 1.0])
-def test_digitals_are_minus_the_strike_derivative_of_calls(expiry: float) -> None:
+def test_digitals_are_minus_the_strike_derivative_of_calls(impl: str, expiry: float) -> None:
     def central(h: np.ndarray) -> np.ndarray:
-        up = priced(book(Payoff.CALL, expiry, STRIKES + h)).price
-        return (up - priced(book(Payoff.CALL, expiry, STRIKES - h)).price) / (2 * h)
+        up = priced(book(Payoff.CALL, expiry, STRIKES + h), impl).price
+        return (up - priced(book(Payoff.CALL, expiry, STRIKES - h), impl).price) / (2 * h)
 
     h = 0.01 * STRIKES * 0.1 * np.sqrt(expiry)
     slope = (4 * central(h / 2) - central(h)) / 3  # Richardson: O(h⁴)
-    calls = priced(book(Payoff.CALL, expiry)).price
-    jpy = priced(book(Payoff.DIGITAL_CALL_JPY, expiry)).price
-    usd = priced(book(Payoff.DIGITAL_CALL_USD, expiry)).price
+    calls = priced(book(Payoff.CALL, expiry), impl).price
+    jpy = priced(book(Payoff.DIGITAL_CALL_JPY, expiry), impl).price
+    usd = priced(book(Payoff.DIGITAL_CALL_USD, expiry), impl).price
     np.testing.assert_allclose(jpy, -slope, rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(usd, calls - STRIKES * slope, rtol=1e-7, atol=1e-8)
 
 
-def _shifted(payoff: int, expiry: float, **shift: float) -> np.ndarray:
+def _shifted(impl: str, payoff: int, expiry: float, **shift: float) -> np.ndarray:
     """Price with the market shifted, every vol and slope at each strike held."""
     b = book(payoff, expiry)
     mix, pre, pre_slopes, post_slopes = vols_at(b)
@@ -134,30 +186,28 @@ def _shifted(payoff: int, expiry: float, **shift: float) -> np.ndarray:
         rates_usd=np.full(n, r_usd),
         pre_times=b.pre_times - elapsed,
     )
-    return smile_mixture_greeks(
-        book=b,
-        mix=dataclasses.replace(mix, vols=mix.vols + vol),
-        pre_vols=pre + vol,
-        pre_vol_slopes=pre_slopes,
-        vol_slopes=post_slopes,
-        spot=spot,
-    ).price
+    shifted_mix = dataclasses.replace(mix, vols=mix.vols + vol)
+    return greeks_of(impl, b, shifted_mix, pre + vol, pre_slopes, post_slopes, spot).price
 
 
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("payoff", [Payoff.CALL, Payoff.DIGITAL_PUT_JPY, Payoff.DIGITAL_CALL_USD])
 @pytest.mark.parametrize("expiry", [14 / 365, 0.5])
-def test_greeks_are_derivatives_at_sticky_strike(payoff: int, expiry: float) -> None:
-    result = priced(book(payoff, expiry))
+def test_greeks_are_derivatives_at_sticky_strike(impl: str, payoff: int, expiry: float) -> None:
+    result = priced(book(payoff, expiry), impl)
 
     def central(name: str, h: float) -> np.ndarray:
-        up, down = _shifted(payoff, expiry, **{name: h}), _shifted(payoff, expiry, **{name: -h})
+        up, down = (
+            _shifted(impl, payoff, expiry, **{name: h}),
+            _shifted(impl, payoff, expiry, **{name: -h}),
+        )
         return (up - down) / (2 * h)
 
     np.testing.assert_allclose(result.delta, central("spot", 1e-3), rtol=1e-6, atol=1e-9)
     gamma = (
-        _shifted(payoff, expiry, spot=1e-2)
+        _shifted(impl, payoff, expiry, spot=1e-2)
         - 2 * result.price
-        + _shifted(payoff, expiry, spot=-1e-2)
+        + _shifted(impl, payoff, expiry, spot=-1e-2)
     ) / 1e-4
     np.testing.assert_allclose(result.gamma, gamma, rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(result.vega, central("vol", 1e-6), rtol=1e-6, atol=1e-8)

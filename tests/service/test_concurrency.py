@@ -16,6 +16,8 @@ import QuantLib as ql
 from fastapi.testclient import TestClient
 
 from pricing.quantlib_guard import quantlib_session, to_ql_date
+from service.app import create_app
+from service.settings import Settings
 
 
 def _request(day: int) -> dict[str, Any]:
@@ -42,11 +44,14 @@ def _request(day: int) -> dict[str, Any]:
     }
 
 
-def test_concurrent_requests_equal_serial_ones(client: TestClient) -> None:
-    requests = [_request(day % 30) for day in range(96)]
-    serial = [client.post("/v1/price", json=r).json() for r in requests]
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        parallel = list(pool.map(lambda r: client.post("/v1/price", json=r).json(), requests))
+def test_concurrent_requests_equal_serial_ones() -> None:
+    # the response cache is off: every request is valued, none answered from the first ones
+    with TestClient(create_app(Settings(response_cache_bytes=0))) as client:
+        requests = [_request(day % 30) for day in range(96)]
+        serial = [client.post("/v1/price", json=r).json() for r in requests]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            parallel = list(pool.map(lambda r: client.post("/v1/price", json=r).json(), requests))
+        assert client.app.state.price_cache.hits == 0
     assert parallel == serial
     assert len({s["results"][2]["expiry"] for s in serial}) > 10
 

@@ -21,7 +21,8 @@ from fastapi.testclient import TestClient
 from pricing.quantlib_guard import quantlib_session, to_ql_date
 from scenarios.catalog import builtin_entry
 from service.app import create_app
-from service.settings import Settings, get_settings
+from service.deps import current_settings
+from service.settings import Settings
 
 SET_ID = "us-japan-tariff-2025-07-09"
 R_JPY, R_USD, SPOT, VOL = 0.006, 0.04, 144.1, 0.11
@@ -132,7 +133,7 @@ def test_same_seed_same_numbers_on_any_worker_count_different_seeds_differ(
     request = body(seed=123, antithetic=True, levels=[140.0], n_sample_paths=3)
     first = client.post("/v1/paths", json=request).json()
     app = create_app()
-    app.dependency_overrides[get_settings] = lambda: Settings(path_workers=1)
+    app.dependency_overrides[current_settings] = lambda: Settings(path_workers=1)
     with TestClient(app) as serial:
         again = serial.post("/v1/paths", json=request).json()
     assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True)
@@ -213,7 +214,7 @@ def test_bad_input_gets_a_problem_naming_the_field(
 def test_limits_come_from_the_settings() -> None:
     app = create_app()
     limits = Settings(max_paths=1000, max_steps=30, max_sample_paths=3, max_path_steps=10**9)
-    app.dependency_overrides[get_settings] = lambda: limits
+    app.dependency_overrides[current_settings] = lambda: limits
     with TestClient(app) as small:
         for request, field, words in (
             (body(n_paths=1001, n_sample_paths=0), "n_paths", "at most 1,000"),

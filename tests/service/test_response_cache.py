@@ -1,0 +1,171 @@
+"""The response cache of ``POST /v1/price`` (:mod:`service.response_cache`).
+
+Witnesses: the same request answered by a fresh app with the cache off (a cached answer must
+be byte-for-byte what a valuation gives); the rule each case states (errors never stored,
+exact-bytes keys, bound in bytes, least recently used out first, bodies streamed in chunks
+or too large to key passed on whole).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.response_cache import ResponseCache, ResponseCacheMiddleware
+from service.settings import Settings
+
+SET_ID = "us-japan-tariff-2025-07-09"
+JSON = {"content-type": "application/json"}
+
+
+def body(strike: float = 150.0, **changes: Any) -> bytes:
+    request = {
+        "scenario_set_id": SET_ID,
+        "instruments": [{"kind": "call", "strike": strike, "tenor": "3M"}],
+        **changes,
+    }
+    return json.dumps(request).encode()
+
+
+@pytest.fixture(scope="module")
+def cached() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(response_cache_bytes=2**20))) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def uncached() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(response_cache_bytes=0))) as client:
+        yield client
+
+
+def test_a_repeated_request_gets_the_bytes_a_valuation_gives(
+    cached: TestClient, uncached: TestClient
+) -> None:
+    cache = cached.app.state.price_cache
+    hits = cache.hits
+    first = cached.post("/v1/price", content=body(151.25), headers=JSON)
+    again = cached.post("/v1/price", content=body(151.25), headers=JSON)
+    valued = uncached.post("/v1/price", content=body(151.25), headers=JSON)
+    assert first.status_code == again.status_code == valued.status_code == 200
+    assert again.content == first.content == valued.content
+    assert again.headers["content-type"] == valued.headers["content-type"] == "application/json"
+    assert again.headers["content-length"] == valued.headers["content-length"]
+    assert cache.hits == hits + 1
+    assert uncached.app.state.price_cache.hits == 0 and len(uncached.app.state.price_cache) == 0
+
+
+def test_errors_are_never_stored(cached: TestClient) -> None:
+    cache = cached.app.state.price_cache
+    held = len(cache)
+    bad = body(-1.0)
+    for _ in range(2):
+        response = cached.post("/v1/price", content=bad, headers=JSON)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "instruments[0].strike"
+    assert len(cache) == held
+
+
+def test_keys_are_exact_bytes_and_content_type(cached: TestClient) -> None:
+    cache = cached.app.state.price_cache
+    plain = body(152.5)
+    spaced = plain.replace(b": ", b":   ")
+    assert cached.post("/v1/price", content=plain, headers=JSON).status_code == 200
+    held = len(cache)
+    reformatted = cached.post("/v1/price", content=spaced, headers=JSON)
+    assert reformatted.status_code == 200 and len(cache) == held + 1  # a miss, then stored
+    # a different content type is another request: FastAPI decides what it means
+    other = cached.post("/v1/price", content=plain, headers={"content-type": "text/plain"})
+    assert other.status_code == 422
+    assert len(cache) == held + 1
+
+
+def test_a_body_too_large_to_key_is_priced_and_not_stored(cached: TestClient) -> None:
+    legs = [
+        {"kind": "call", "strike": 120.0 + i * 0.01, "tenor": "3M", "label": f"leg {i:05d}"}
+        for i in range(1200)
+    ]
+    big = json.dumps({"scenario_set_id": SET_ID, "instruments": legs}).encode()
+    assert len(big) > 64 * 1024
+    cache = cached.app.state.price_cache
+    held = len(cache)
+    response = cached.post("/v1/price", content=big, headers=JSON)
+    assert response.status_code == 200 and len(response.json()["results"]) == 1200
+    assert len(cache) == held
+
+
+def test_other_routes_pass_through(cached: TestClient) -> None:
+    cache = cached.app.state.price_cache
+    held, hits = len(cache), cache.hits
+    for _ in range(2):
+        assert cached.get("/v1/health").json() == {"status": "ok"}
+        assert cached.post("/v1/cds", content=b"{}", headers=JSON).status_code == 422
+    assert (len(cache), cache.hits) == (held, hits)
+
+
+def test_the_bound_is_in_bytes_least_recently_used_out_first() -> None:
+    cache = ResponseCache(max_bytes=400)
+    headers = [(b"content-type", b"application/json")]
+    for key in (b"a", b"b", b"c"):
+        cache.put(key, headers, b"x" * 99)  # 100 bytes each with the key
+    assert cache.get(b"a") is not None  # a is now the most recent
+    cache.put(b"d", headers, b"x" * 99)
+    cache.put(b"e", headers, b"x" * 99)  # 500 > 400: b, the least recent, goes
+    assert cache.get(b"b") is None
+    assert all(cache.get(k) is not None for k in (b"a", b"c", b"d", b"e"))
+    assert cache.size_bytes == 400 and len(cache) == 4
+    cache.put(b"f", headers, b"x" * 101)  # larger than a quarter of the bound: not kept
+    assert cache.get(b"f") is None and cache.size_bytes == 400
+    cache.put(b"a", headers, b"y" * 49)  # replacing an entry re-counts it
+    assert cache.get(b"a") == (headers, b"y" * 49) and cache.size_bytes == 350
+    with pytest.raises(ValueError, match="max_bytes"):
+        ResponseCache(max_bytes=-1)
+
+
+def test_chunked_bodies_are_replayed_whole_to_the_app() -> None:
+    """A body in several messages is keyed whole, and the app reads it as sent."""
+    seen: list[bytes] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        parts, more = [], True
+        while more:
+            message = await receive()
+            parts.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        seen.append(b"".join(parts))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok:" + seen[-1]})
+
+    cache = ResponseCache(max_bytes=10_000)
+    middleware = ResponseCacheMiddleware(app, cache=cache, path="/v1/price")
+    scope = {"type": "http", "method": "POST", "path": "/v1/price", "headers": []}
+
+    async def call(chunks: list[bytes]) -> bytes:
+        messages = [
+            {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+            for i, c in enumerate(chunks)
+        ]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await middleware(scope, receive, send)
+        return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+    assert asyncio.run(call([b"ab", b"cd", b"ef"])) == b"ok:abcdef"
+    assert asyncio.run(call([b"abc", b"def"])) == b"ok:abcdef"  # same bytes: from the cache
+    assert seen == [b"abcdef"] and cache.hits == 1
+    big = [b"x" * 40_000, b"y" * 40_000]  # beyond the key limit: passed on, not stored
+    assert asyncio.run(call(big)) == b"ok:" + b"".join(big)
+    assert asyncio.run(call(big)) == b"ok:" + b"".join(big)
+    assert seen[1:] == [b"".join(big)] * 2 and len(cache) == 1
