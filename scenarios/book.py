@@ -93,8 +93,9 @@ def value_mixed_book(
             raise _renumber(exc, "instruments", book.option_rows) from None
         notionals = np.array([o.notional for o in book.options])
         rows = list(book.option_rows)
-        scenario_values[rows] = fx.greeks.scenario_values * notionals[:, None]
-        values[rows] = fx.greeks.price * notionals
+        with np.errstate(over="ignore"):  # an overflow is refused below, by name
+            scenario_values[rows] = fx.greeks.scenario_values * notionals[:, None]
+            values[rows] = fx.greeks.price * notionals
         for r in rows:
             currencies[r] = "JPY"
     if book.cds:
@@ -136,4 +137,24 @@ def value_mixed_book(
         values[rows] = paths.values
         for r in rows:
             currencies[r] = "JPY"
+    _check_magnitude(values, scenario_values)
     return MixedValuation(fx, cds, paths, scenario_values, values, tuple(currencies))
+
+
+_MAX_VALUE = 1e300  # values and their differences (the P&L matrix) stay finite below this
+
+
+def _check_magnitude(values: np.ndarray, scenario_values: np.ndarray) -> None:
+    """Refuse a line whose value (price × notional) leaves double precision.
+
+    NaN in ``scenario_values`` is a path scenario no simulated path reached (shown as null).
+    """
+    size = np.abs(np.nan_to_num(scenario_values, nan=0.0)).max(axis=1, initial=0.0)
+    bad = ~(np.abs(values) <= _MAX_VALUE) | (size > _MAX_VALUE)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DomainError.field(
+            f"instruments[{i}]",
+            "its value (price × notional) is beyond 1e300 and cannot be reported in double "
+            "precision: lower the notional or bring the strike nearer the market",
+        )

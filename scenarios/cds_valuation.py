@@ -141,7 +141,7 @@ def build_cds_contract(
     coupon = curve.coupon_bp if coupon_bp is None else checks.finite("coupon_bp", coupon_bp)
     if not 0.0 < coupon <= MAX_SPREAD_BP:
         raise DomainError.field("coupon_bp", f"must be in (0, 10000] bp, got {coupon!r}")
-    checks.positive("notional", notional)
+    checks.notional("notional", notional)
     if side not in tuple(Side):
         raise DomainError.field("side", f"must be 'buy' or 'sell', got {side!r}")
     return CdsContract(

@@ -25,3 +25,14 @@ def in_range(field: str, value: float, lo: float, hi: float, what: str = "") -> 
     if not lo <= value <= hi:
         raise DomainError.field(field, f"must be in [{lo:g}, {hi:g}]{what}, got {value!r}")
     return value
+
+
+MAX_NOTIONAL = 1e15  # far above any trade, far below where value = price × notional overflows
+
+
+def notional(field: str, value: float) -> float:
+    """A notional in (0, 1e15]: beyond it a value or P&L could leave double precision."""
+    value = positive(field, value)
+    if value > MAX_NOTIONAL:
+        raise DomainError.field(field, f"must be at most {MAX_NOTIONAL:g}, got {value!r}")
+    return value

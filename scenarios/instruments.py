@@ -87,7 +87,7 @@ def build_fx_option(
 ) -> FxOption:
     """Validate one instrument and resolve its dates; raise naming the field."""
     checks.positive("strike", strike)
-    checks.positive("notional", notional)
+    checks.notional("notional", notional)
     if not math.isfinite(strike):
         raise DomainError.field("strike", f"must be finite, got {strike!r}")
     is_digital = kind in (OptionKind.DIGITAL_CALL, OptionKind.DIGITAL_PUT)

@@ -174,7 +174,7 @@ def build_barrier_option(
         raise DomainError.field(
             "rebate_at_hit", "applies to knock-outs only: a knock-in's rebate is paid at expiry"
         )
-    checks.positive("notional", notional)
+    checks.notional("notional", notional)
     date = _expiry(valuation_date, expiry, tenor)
     return BarrierOption(
         option_type,
@@ -213,7 +213,7 @@ def build_touch_option(
         raise DomainError.field(
             "pay_at_hit", "applies to one-touches only: a no-touch pays at expiry"
         )
-    checks.positive("notional", notional)
+    checks.notional("notional", notional)
     date = _expiry(valuation_date, expiry, tenor)
     return TouchOption(
         touch_type,
@@ -251,7 +251,7 @@ def build_double_no_touch(
     _side("lower_barrier", lower_barrier, spot, False, "double_no_touch")
     _side("upper_barrier", upper_barrier, spot, True, "double_no_touch")
     checks.positive("cash", cash)
-    checks.positive("notional", notional)
+    checks.notional("notional", notional)
     date = _expiry(valuation_date, expiry, tenor)
     return DoubleNoTouch(
         float(lower_barrier), float(upper_barrier), float(cash), date, float(notional), label, tenor

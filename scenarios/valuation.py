@@ -193,7 +193,9 @@ def value_book(
         )
     greeks, forwards, dfs = priced.greeks, priced.forwards, priced.discount_factors
     after = priced.after_event
-    d_levels = (greeks.scenario_values @ fit.d_weights + greeks.d_jumps @ fit.d_jumps) / market.spot
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite figure is refused below
+        d_levels = greeks.scenario_values @ fit.d_weights + greeks.d_jumps @ fit.d_jumps
+        d_levels /= market.spot
     d_levels[~after] = 0.0
     vanilla = _IS_VANILLA[payoffs]
     ivs = implied_vol(
@@ -228,8 +230,8 @@ def _check_finite(greeks: MixtureResult, d_levels: np.ndarray) -> None:
     """A non-finite figure means an input slipped past validation: refuse to return it."""
     bad = ~np.isfinite(d_levels).all(axis=1)
     for name in greeks.__dataclass_fields__:
-        values = getattr(greeks, name)
-        bad |= ~np.isfinite(values if values.ndim == 1 else values.sum(axis=1))
+        finite = np.isfinite(getattr(greeks, name))
+        bad |= ~(finite if finite.ndim == 1 else finite.all(axis=1))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DomainError.field(

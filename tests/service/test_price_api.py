@@ -310,6 +310,35 @@ BAD = [
         422,
         "market.spot",
     ),
+    (
+        "notional beyond 1e15",
+        body(instruments=[{"kind": "call", "strike": 150.0, "tenor": "3M", "notional": 1e308}]),
+        422,
+        "instruments[0].notional",
+    ),
+    (
+        "cds notional beyond 1e15",
+        body(
+            instruments=[
+                {"kind": "call", "strike": 150.0, "tenor": "3M"},
+                {"kind": "cds", "entity": "nissan", "tenor": "5Y", "notional": 1e16},
+            ]
+        ),
+        422,
+        "instruments[1].notional",
+    ),
+    (
+        "value beyond double precision (price × notional)",
+        body(instruments=[{"kind": "put", "strike": 1e300, "tenor": "3M", "notional": 1e15}]),
+        422,
+        "instruments[0]",
+    ),
+    (
+        "strike too large to price",
+        body(instruments=[{"kind": "put", "strike": 1e308, "tenor": "3M"}]),
+        422,
+        "instruments[0]",
+    ),
 ]
 
 
