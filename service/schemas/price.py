@@ -283,9 +283,18 @@ def to_job(
         request.scenario_set_id, request.scenario_set, request.market
     )
     today = market.valuation_date
-    fx = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, InstrumentIn)]
-    cds = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, CdsInstrumentIn)]
-    path = [(i, x) for i, x in enumerate(request.instruments) if isinstance(x, _PATH_TYPES)]
+    # by exact type: pydantic's isinstance check costs ~8 µs a call (80 ms for 10,000 lines)
+    fx: list[tuple[int, InstrumentIn]] = []
+    cds: list[tuple[int, CdsInstrumentIn]] = []
+    path: list[tuple[int, Any]] = []
+    for i, x in enumerate(request.instruments):
+        family = type(x)
+        if family is InstrumentIn:
+            fx.append((i, x))
+        elif family is CdsInstrumentIn:
+            cds.append((i, x))
+        elif family in _PATH_TYPES:
+            path.append((i, x))
     settings = settings or Settings()
     credit: CreditMarket | None = None
     if cds:
