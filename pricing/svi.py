@@ -10,20 +10,30 @@ condition ``g(k)`` need no finite differences; wings are linear in ``k`` (Lee's 
 is a parameter check). :func:`svi_from_natural` maps the SSVI / "natural" parametrisation
 the fit of :mod:`pricing.smile` solves in to raw SVI.
 
+The formula is written once, as the scalar :func:`raw_svi` compiled by numba (IEEE
+arithmetic, no fastmath): :func:`svi_variance` loops it over broadcast arrays and
+:mod:`pricing.surface` calls it from inside its own compiled surface read. numba's disk cache
+tracks only the file a function is defined in: after editing :func:`raw_svi`, also touch
+pricing/surface.py (or clear ``pricing/__pycache__``) so the surface kernels are rebuilt.
+
 References: Gatheral, *The Volatility Surface* (2006), ch. 3; Gatheral & Jacquier,
 "Arbitrage-free SVI volatility surfaces", Quant. Finance (2014); Lee (2004).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from pricing.smile_quotes import SmileConventions
 
 _INV_SQRT_2PI = 0.3989422804014327
+
+_jit = nb.njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
 
 
 @dataclass(frozen=True)
@@ -52,14 +62,68 @@ class SviParams:
         return -self.b * (1.0 - self.rho), self.b * (1.0 + self.rho)
 
 
+@_jit
+def raw_svi(k: float, a: float, b: float, rho: float, m: float, sigma: float):
+    """``(w, w', w'')`` of raw SVI at one ``k``: compiled scalar code, callable from numba."""
+    z = k - m
+    squared = z * z + sigma * sigma
+    root = math.sqrt(squared)
+    # root·squared, not root³: one rounding fewer (and no pow call)
+    return a + b * (rho * z + root), b * (rho + z / root), b * (sigma * sigma) / (root * squared)
+
+
+@_jit
+def _svi_loop(k, a, b, rho, m, sigma, out):
+    # an input of one element is broadcast (index step 0); the others have out's length
+    steps = [1 if x.shape[0] > 1 else 0 for x in (k, a, b, rho, m, sigma)]
+    for i in range(out.shape[1]):
+        w, w1, w2 = raw_svi(
+            k[i * steps[0]],
+            a[i * steps[1]],
+            b[i * steps[2]],
+            rho[i * steps[3]],
+            m[i * steps[4]],
+            sigma[i * steps[5]],
+        )
+        out[0, i] = w
+        out[1, i] = w1
+        out[2, i] = w2
+
+
+def broadcast_flat(*arrays: np.ndarray) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """The broadcast shape of ``arrays`` and each as a 1-D C-contiguous array for a compiled
+    loop: an array of one element stays one element (the loop steps over it by 0), an array
+    of the broadcast shape is flattened, any other is expanded to that shape first."""
+    shape = arrays[0].shape
+    for a in arrays[1:]:
+        if a.shape != shape:
+            shape = np.broadcast(*arrays).shape
+            break
+    flats = []
+    for a in arrays:
+        if a.size != 1 and a.shape != shape:
+            full = np.empty(shape, dtype=a.dtype)
+            full[...] = a
+            a = full
+        flats.append(a.ravel())
+    return shape, flats
+
+
 def svi_variance(
     *, log_moneyness: np.ndarray, params: SviParams
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(w, w', w'')`` of raw SVI at ``log_moneyness`` (broadcast with ``params``)."""
-    z = np.asarray(log_moneyness, dtype=float) - params.m
-    root = np.sqrt(z * z + params.sigma * params.sigma)
-    w = params.a + params.b * (params.rho * z + root)
-    return w, params.b * (params.rho + z / root), params.b * params.sigma**2 / root**3
+    """``(w, w', w'')`` of raw SVI at ``log_moneyness`` (broadcast with ``params``).
+
+    ``w' = b(ρ + z/√(z²+s²))``, ``w'' = b·s²/(z²+s²)^{3/2}`` with ``z = k − m``; the three
+    arrays take the broadcast shape (numpy scalars for 0-d inputs).
+    """
+    arrays = [np.asarray(log_moneyness, dtype=float)]
+    arrays += [np.asarray(p, dtype=float) for p in (params.a, params.b, params.rho, params.m)]
+    arrays.append(np.asarray(params.sigma, dtype=float))
+    shape, flats = broadcast_flat(*arrays)
+    out = np.empty((3, *shape))
+    _svi_loop(*flats, out.reshape(3, -1))
+    return out[0], out[1], out[2]
 
 
 def svi_from_natural(
