@@ -149,8 +149,8 @@ def _check_magnitude(values: np.ndarray, scenario_values: np.ndarray) -> None:
 
     NaN in ``scenario_values`` is a path scenario no simulated path reached (shown as null).
     """
-    size = np.abs(np.nan_to_num(scenario_values, nan=0.0)).max(axis=1, initial=0.0)
-    bad = ~(np.abs(values) <= _MAX_VALUE) | (size > _MAX_VALUE)
+    # NaN compares False: only a finite figure beyond the bound, or ±inf, is flagged
+    bad = ~(np.abs(values) <= _MAX_VALUE) | (np.abs(scenario_values) > _MAX_VALUE).any(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DomainError.field(

@@ -126,6 +126,12 @@ class MarketSnapshot:
             if getattr(self, name).valuation_date != self.valuation_date:
                 raise DomainError.field(name, "must be built on the snapshot's valuation date")
         object.__setattr__(self, "_smiles", self._fit_surface())
+        # hashed once: the lru caches keyed on a snapshot otherwise re-hash every curve
+        fields = (self.valuation_date, self.spot, self.usd_curve, self.jpy_curve)
+        object.__setattr__(self, "_hash", hash((*fields, self.atm_vols, self.surface)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
 
     def _fit_surface(self) -> SviSmiles | None:
         if self.surface is None:

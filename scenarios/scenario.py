@@ -101,6 +101,12 @@ class ScenarioSet:
                     )
                 ]
             )
+        # hashed once: the lru caches keyed on a set otherwise re-hash every scenario
+        fields = (self.id, self.name, self.event_date, self.scenarios, self.description)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
 
     def check_against(self, valuation_date: dt.date) -> None:
         """The event must lie after the valuation date of the market it is priced on."""
