@@ -96,7 +96,7 @@ def main() -> None:
     try:
         assert server.stderr is not None
         for line in server.stderr:  # block on the server's log until start-up completes
-            if "Application startup complete" in line:
+            if "Uvicorn running on" in line:  # logged once the socket is bound
                 break
         threading.Thread(target=server.stderr.read, daemon=True).start()
         base = f"http://127.0.0.1:{port}"
