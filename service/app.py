@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from scenarios.catalog import builtin_catalog
 from service import problems
 from service.deps import current_settings
-from service.response_cache import ResponseCache, ResponseCacheMiddleware
+from service.price_lane import LaneStats, PriceLane
+from service.response_cache import ResponseCache
 from service.routes import calibrate, cds, health, paths, price, scenario_sets, vol_surface
 from service.settings import Settings, get_settings
 from service.warmup import warm_up
@@ -35,8 +36,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     if settings is not None:
         app.dependency_overrides[current_settings] = lambda: settings
-    app.state.price_cache = ResponseCache((settings or get_settings()).response_cache_bytes)
-    app.add_middleware(ResponseCacheMiddleware, cache=app.state.price_cache, path="/v1/price")
+    settings = settings or get_settings()
+    app.state.price_cache = ResponseCache(settings.response_cache_bytes)
+    app.state.price_lane = LaneStats()
+    app.add_middleware(
+        PriceLane,
+        cache=app.state.price_cache,
+        settings=settings,
+        path="/v1/price",
+        stats=app.state.price_lane,
+    )
     for module in (health, scenario_sets, price, cds, paths, vol_surface, calibrate):
         app.include_router(module.router)
     return app

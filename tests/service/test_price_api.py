@@ -17,7 +17,6 @@ import QuantLib as ql
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.deps import current_settings
 from service.settings import Settings
 
 SET_ID = "us-japan-tariff-2025-07-09"
@@ -371,9 +370,7 @@ def test_malformed_json_and_unknown_routes_are_problems(client: TestClient) -> N
 
 
 def test_oversized_books_are_refused() -> None:
-    app = create_app()
-    app.dependency_overrides[current_settings] = lambda: Settings(max_instruments=3)
-    with TestClient(app) as small:
+    with TestClient(create_app(Settings(max_instruments=3))) as small:
         response = small.post("/v1/price", json=body(instruments=body()["instruments"] * 4))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "instruments"

@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.response_cache import ResponseCache, ResponseCacheMiddleware
+from service.price_lane import PriceLane
+from service.response_cache import ResponseCache
 from service.settings import Settings
 
 SET_ID = "us-japan-tariff-2025-07-09"
@@ -143,7 +144,7 @@ def test_chunked_bodies_are_replayed_whole_to_the_app() -> None:
         await send({"type": "http.response.body", "body": b"ok:" + seen[-1]})
 
     cache = ResponseCache(max_bytes=10_000)
-    middleware = ResponseCacheMiddleware(app, cache=cache, path="/v1/price")
+    middleware = PriceLane(app, cache=cache, settings=Settings(), path="/v1/price")
     scope = {"type": "http", "method": "POST", "path": "/v1/price", "headers": []}
 
     async def call(chunks: list[bytes]) -> bytes:
@@ -169,3 +170,81 @@ def test_chunked_bodies_are_replayed_whole_to_the_app() -> None:
     assert asyncio.run(call(big)) == b"ok:" + b"".join(big)
     assert asyncio.run(call(big)) == b"ok:" + b"".join(big)
     assert seen[1:] == [b"".join(big)] * 2 and len(cache) == 1
+
+
+MARKET = {
+    "valuation_date": "2025-06-13",
+    "spot": 144.1,
+    "usd_curve": [{"tenor": "1Y", "rate": 0.04}],
+    "jpy_curve": [{"tenor": "1Y", "rate": 0.006}],
+    "atm_vols": [{"tenor": "1M", "vol": 0.115}, {"tenor": "1Y", "vol": 0.103}],
+}
+SET = {
+    "event_date": "2025-07-09",
+    "scenarios": [
+        {"name": "deal", "probability": 0.6, "level": 156.0, "vol": 0.09},
+        {"name": "no_deal", "probability": 0.4, "level": 138.0, "vol": 0.13},
+    ],
+}
+BOOKS = {
+    "every payoff, built-in set": {
+        "scenario_set_id": SET_ID,
+        "instruments": [
+            {"kind": "call", "strike": 150.0, "tenor": "3M", "label": "c"},
+            {"kind": "put", "strike": 140.0, "expiry": "2025-09-12", "notional": 1e6},
+            {"kind": "digital_call", "strike": 155.0, "tenor": "1M", "payout_currency": "JPY"},
+            {"kind": "digital_put", "strike": 135.0, "tenor": "6M", "payout_currency": "USD"},
+            {"kind": "forward", "strike": 144.0, "tenor": "1Y"},
+            {"kind": "call", "strike": 146.0, "tenor": "1W"},
+        ],
+    },
+    "inline set and market, measure scale": {
+        "scenario_set": SET,
+        "market": MARKET,
+        "measure": "scale",
+        "instruments": [{"kind": "put", "strike": 141.0, "tenor": "2M"}],
+    },
+    "no measure under tilt": {
+        "scenario_set": {
+            **SET,
+            "scenarios": [{**s, "level": 150.0 + i} for i, s in enumerate(SET["scenarios"])],
+        },
+        "market": MARKET,
+        "instruments": [{"kind": "call", "strike": 145.0, "tenor": "3M"}],
+    },
+    "bad strike": {
+        "scenario_set_id": SET_ID,
+        "instruments": [{"kind": "call", "strike": 0.0, "tenor": "3M"}],
+    },
+    "unknown set": {
+        "scenario_set_id": "no-such-set",
+        "instruments": [{"kind": "call", "strike": 150.0, "tenor": "3M"}],
+    },
+    "a CDS line (valued by the route, on a thread)": {
+        "scenario_set_id": SET_ID,
+        "instruments": [
+            {"kind": "call", "strike": 150.0, "tenor": "3M"},
+            {"kind": "cds", "entity": "nissan", "tenor": "5Y", "notional": 1e7},
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(BOOKS))
+def test_the_lane_answers_as_the_route_does(uncached: TestClient, name: str) -> None:
+    """``application/json`` is valued by the lane; with a charset parameter the request
+    goes through the route (the lane values plain JSON only): same status, same bytes."""
+    raw = json.dumps(BOOKS[name]).encode()
+    stats = uncached.app.state.price_lane
+    valued, passed = stats.valued, stats.passed
+    lane = uncached.post("/v1/price", content=raw, headers=JSON)
+    # a valid small FX book is valued by the lane; the rest is passed to the route
+    small_fx = lane.status_code == 200 and "CDS" not in name
+    assert (stats.valued - valued, stats.passed - passed) == ((1, 0) if small_fx else (0, 1))
+    route = uncached.post(
+        "/v1/price", content=raw, headers={"content-type": "application/json; charset=utf-8"}
+    )
+    assert (stats.valued - valued, stats.passed - passed) == ((1, 1) if small_fx else (0, 2))
+    assert lane.status_code == route.status_code
+    assert lane.headers["content-type"] == route.headers["content-type"]
+    assert lane.content == route.content
