@@ -112,7 +112,7 @@ class MixtureResult:
     d_jumps: np.ndarray  # [n, m]
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _ncdf(z: float) -> float:
     return 0.5 * math.erfc(-z * _SQRT_HALF)
 
@@ -232,8 +232,14 @@ def _renamed(name: str) -> Any:
     return clone
 
 
-_kernel_parallel = nb.njit(parallel=True, cache=True)(_renamed("_kernel_parallel"))
-_kernel_serial = nb.njit(parallel=False, cache=True)(_renamed("_kernel_serial"))
+# error_model="numpy": x/0 gives ±inf or NaN as in numpy (the caller refuses non-finite
+# results by name) instead of raising ZeroDivisionError from inside the loop
+_kernel_parallel = nb.njit(parallel=True, cache=True, error_model="numpy")(
+    _renamed("_kernel_parallel")
+)
+_kernel_serial = nb.njit(parallel=False, cache=True, error_model="numpy")(
+    _renamed("_kernel_serial")
+)
 PARALLEL_THRESHOLD = 4096
 
 

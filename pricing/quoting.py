@@ -150,9 +150,13 @@ def quote_total_variance(
     call_k, put_k = k[:, :n_deltas], k[:, n_deltas:]
     call_vols, put_vols = vols[:, :n_deltas], vols[:, n_deltas:]
     converged = ok[:, :n_deltas] & ok[:, n_deltas:]
-    broker, broker_ok = _broker_vols(
-        variance, t, scale, wing_deltas[None, :], 0.5 * (call_vols + put_vols), call_k, put_k, pa
-    )
+    # a degenerate smile (a wing far beyond any market) sends the Newton steps through inf
+    # and NaN; those elements come back not converged (broker_ok False), shown as null
+    with np.errstate(all="ignore"):
+        broker, broker_ok = _broker_vols(
+            variance, t, scale, wing_deltas[None, :], 0.5 * (call_vols + put_vols), call_k,
+            put_k, pa,
+        )  # fmt: skip
     converged &= broker_ok
 
     def masked(values: np.ndarray) -> np.ndarray:
@@ -259,13 +263,13 @@ def _broker_vols(
         g_c = flat_c_k - smile_c_k - smile_c_w * s_c
         g_p = flat_p_k - smile_p_k - smile_p_w * s_p
         # eliminate the two delta rows, then the price row gives the vol step
-        a_c, a_p = delta_c_w * dw_dsigma / delta_c_k, delta_p_w * dw_dsigma / delta_p_k
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # non-finite: dropped below
+            a_c, a_p = delta_c_w * dw_dsigma / delta_c_k, delta_p_w * dw_dsigma / delta_p_k
             d_sigma = (-gap + g_c * r_c / delta_c_k + g_p * r_p / delta_p_k) / (
                 g_sigma - g_c * a_c - g_p * a_p
             )
-        d_call = -r_c / delta_c_k - a_c * d_sigma
-        d_put = -r_p / delta_p_k - a_p * d_sigma
+            d_call = -r_c / delta_c_k - a_c * d_sigma
+            d_put = -r_p / delta_p_k - a_p * d_sigma
         finite = np.isfinite(d_sigma) & np.isfinite(d_call) & np.isfinite(d_put)
         alive &= finite | converged
         step = np.where(alive & ~converged, 1.0, 0.0)

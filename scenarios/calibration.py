@@ -49,7 +49,7 @@ from scenarios.calibration_solve import (
 )
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.market import MarketSnapshot
-from scenarios.scenario import ScenarioSet
+from scenarios.scenario import MAX_JUMP, MIN_JUMP, ScenarioSet
 from scenarios.smiles import SmileQuote
 from scenarios.valuation import fit_measure
 from scenarios.vol_model import VolModel, build_vol_model
@@ -143,6 +143,13 @@ def calibrate(
             scenario smile no SVI slice matches.
     """
     settings = settings or CalibrationSettings()
+    for i, option in enumerate(options):  # as for scenario levels: within 1,000× of spot
+        if not MIN_JUMP <= option.strike / market.spot <= MAX_JUMP:
+            raise DomainError.field(
+                f"options[{i}].strike",
+                f"must be within a factor of {MAX_JUMP:g} of spot {market.spot:g} "
+                f"(JPY per USD), got {option.strike!r}",
+            )
     prior = fit_measure(market, scenario_set, measure)
     model = build_vol_model(market, scenario_set)
     problem = build_problem(market, scenario_set, quotes, options, option_dates)

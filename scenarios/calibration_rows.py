@@ -31,6 +31,7 @@ from pricing.fx_delta import strike_from_delta
 from pricing.measure import Measure, MeasureFit
 from pricing.quoting import SmileQuotes
 from pricing.smile_quotes import Butterfly, SmileConventions
+from scenarios import checks
 from scenarios.market import MarketSnapshot
 from scenarios.mixture_smile import Expiries
 from scenarios.smiles import SmileQuote
@@ -49,6 +50,10 @@ class OptionQuote:
     delivery: float
     strike: float
     vol: float
+
+    def __post_init__(self) -> None:
+        checks.positive("strike", self.strike)
+        checks.in_range("vol", self.vol, 1e-4, 5.0, " (a decimal, 0.10 = 10%)")
 
 
 @dataclass(frozen=True)

@@ -148,9 +148,25 @@ def price_rows(
             strikes=rows.strikes,
             calls=rows.calls,
         )
-        matrix, target = price_matrix(rows, components, m)
+        with np.errstate(all="ignore"):  # a row that is not finite is refused below
+            matrix, target = price_matrix(rows, components, m)
+        _check_rows(matrix, target, rows.labels)
         parts.append(matrix), targets.append(target), labels.extend(rows.labels)
     return np.vstack(parts), np.concatenate(targets), tuple(labels)
+
+
+def _check_rows(matrix: np.ndarray, targets: np.ndarray, labels: tuple[RowLabel, ...]) -> None:
+    """A quote whose row is not finite carries no vol in double precision (a strike so far
+    from the forward that its vega underflows, or a vol beyond any market): name it."""
+    bad = ~(np.isfinite(matrix).all(axis=1) & np.isfinite(targets))
+    if bad.any():
+        label = labels[int(np.flatnonzero(bad)[0])]
+        field = f"options[{label.source}]" if label.kind == "vol" else f"quotes[{label.source}]"
+        raise DomainError.field(
+            field,
+            "carries no vol information in double precision at this strike and expiry "
+            "(vega or price not representable): bring the strike nearer the forward",
+        )
 
 
 def mixture_quotes(

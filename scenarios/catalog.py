@@ -151,7 +151,7 @@ def _load(name: str) -> CatalogEntry:
             for r in s["scenarios"]
         ),
     )
-    scenario_set.check_against(market.valuation_date)
+    scenario_set.check_against(market.valuation_date, market.spot)
     credit = builtin_credit_markets()[s["credit"]] if "credit" in s else None
     if credit is not None and credit.valuation_date != market.valuation_date:
         raise ValueError(f"{name}: credit {credit.id} is not dated {market.valuation_date}")

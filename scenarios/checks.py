@@ -31,7 +31,8 @@ MAX_NOTIONAL = 1e15  # far above any trade, far below where value = price × not
 
 
 def notional(field: str, value: float) -> float:
-    """A notional in (0, 1e15]: beyond it a value or P&L could leave double precision."""
+    """A notional or cash amount in (0, 1e15]: beyond it a value or P&L could leave double
+    precision."""
     value = positive(field, value)
     if value > MAX_NOTIONAL:
         raise DomainError.field(field, f"must be at most {MAX_NOTIONAL:g}, got {value!r}")

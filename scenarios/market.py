@@ -109,6 +109,9 @@ class AtmVolCurve:
         )
 
 
+MIN_SPOT, MAX_SPOT = 1e-3, 1e6  # JPY per USD: far outside any market, inside double range
+
+
 @dataclass(frozen=True)
 class MarketSnapshot:
     """Everything the pricer reads from the market on ``valuation_date``."""
@@ -121,7 +124,7 @@ class MarketSnapshot:
     surface: MarketSurface | None = None
 
     def __post_init__(self) -> None:
-        checks.positive("spot", self.spot)
+        checks.in_range("spot", self.spot, MIN_SPOT, MAX_SPOT, " (JPY per USD)")
         for name in ("usd_curve", "jpy_curve", "atm_vols"):
             if getattr(self, name).valuation_date != self.valuation_date:
                 raise DomainError.field(name, "must be built on the snapshot's valuation date")

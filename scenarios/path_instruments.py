@@ -208,7 +208,7 @@ def build_touch_option(
     _side(
         "barrier", barrier, spot, direction == Direction.UP, f"{direction.value} {touch_type.value}"
     )
-    checks.positive("cash", cash)
+    checks.notional("cash", cash)
     if pay_at_hit and touch_type == TouchType.NO_TOUCH:
         raise DomainError.field(
             "pay_at_hit", "applies to one-touches only: a no-touch pays at expiry"
@@ -250,7 +250,7 @@ def build_double_no_touch(
         )
     _side("lower_barrier", lower_barrier, spot, False, "double_no_touch")
     _side("upper_barrier", upper_barrier, spot, True, "double_no_touch")
-    checks.positive("cash", cash)
+    checks.notional("cash", cash)
     checks.notional("notional", notional)
     date = _expiry(valuation_date, expiry, tenor)
     return DoubleNoTouch(

@@ -270,7 +270,7 @@ def path_market(
         assert fit is not None
         weights, jumps = fit.weights, fit.jumps
     else:
-        scenario_set.check_against(market.valuation_date)
+        scenario_set.check_against(market.valuation_date, market.spot)
         fit = None
         p = np.array([s.probability for s in scenario_set.scenarios])
         weights = p / p.sum()

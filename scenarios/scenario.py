@@ -25,6 +25,7 @@ from scenarios.smiles import ScenarioSmile
 
 PROBABILITY_TOLERANCE = 1e-9
 MAX_SCENARIOS = 64
+MIN_JUMP, MAX_JUMP = 1e-3, 1e3  # post-event level / spot
 MAX_DRIVERS = 16
 _DRIVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -108,11 +109,22 @@ class ScenarioSet:
     def __hash__(self) -> int:
         return self._hash  # type: ignore[attr-defined, no-any-return]
 
-    def check_against(self, valuation_date: dt.date) -> None:
-        """The event must lie after the valuation date of the market it is priced on."""
+    def check_against(self, valuation_date: dt.date, spot: float | None = None) -> None:
+        """The event must lie after the valuation date of the market it is priced on, and
+        each post-event level within a factor of 1,000 of that market's ``spot`` (beyond it
+        the jump is no scenario, and the arithmetic leaves double precision)."""
         if self.event_date <= valuation_date:
             raise DomainError.field(
                 "event_date",
                 f"must be after the valuation date {valuation_date.isoformat()}, "
                 f"got {self.event_date.isoformat()}",
             )
+        if spot is None:
+            return
+        for i, scenario in enumerate(self.scenarios):
+            if not MIN_JUMP <= scenario.level / spot <= MAX_JUMP:
+                raise DomainError.field(
+                    f"scenarios[{i}].level",
+                    f"must be within a factor of {MAX_JUMP:g} of spot {spot:g} "
+                    f"(JPY per USD), got {scenario.level!r}",
+                )

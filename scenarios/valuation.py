@@ -27,7 +27,7 @@ from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.instruments import FxOption
 from scenarios.market import MarketSnapshot
-from scenarios.scenario import ScenarioSet
+from scenarios.scenario import MAX_JUMP, MIN_JUMP, ScenarioSet
 from scenarios.vol_model import VolModel, build_vol_model
 
 # membership by table look-up (``np.isin`` costs ~50 µs on a one-option book)
@@ -72,7 +72,7 @@ class BookValuation:
 
 def fit_measure(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Measure) -> MeasureFit:
     """The pricing measure of ``scenario_set`` on ``market``; 422-kind error if none exists."""
-    scenario_set.check_against(market.valuation_date)
+    scenario_set.check_against(market.valuation_date, market.spot)
     probabilities = tuple(s.probability for s in scenario_set.scenarios)
     levels = tuple(s.level for s in scenario_set.scenarios)
     try:
@@ -175,6 +175,14 @@ def value_book(
     t_del = np.array([year_fraction(today, o.delivery) for o in options])
     strikes = np.array([o.strike for o in options])
     payoffs = np.array([int(o.payoff) for o in options])
+    far = ~((strikes >= MIN_JUMP * market.spot) & (strikes <= MAX_JUMP * market.spot))
+    if far.any():  # as for scenario levels: beyond 1,000× of spot nothing is left to price
+        i = int(np.flatnonzero(far)[0])
+        raise DomainError.field(
+            f"instruments[{i}].strike",
+            f"must be within a factor of {MAX_JUMP:g} of spot {market.spot:g} (JPY per USD), "
+            f"got {strikes[i]!r}",
+        )
     priced = price_options(
         market=market,
         model=model,

@@ -22,7 +22,7 @@ from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.smiles import SmileQuote
-from service.schemas.common import PositiveFloat, Schema
+from service.schemas.common import PositiveFloat, Schema, under
 from service.schemas.results import BUILTIN_SET, MeasureRead
 from service.schemas.smiles import SmileQuoteIn, quotes_to_domain
 from service.schemas.vol_surface import SetRequest, measure_read
@@ -71,12 +71,15 @@ class OptionVolIn(Schema):
                 f"got {expiry.isoformat()}",
             )
         label = self.label or self.tenor or expiry.isoformat()
-        quote = OptionQuote(
-            label,
-            year_fraction(valuation_date, expiry),
-            year_fraction(valuation_date, delivery),
-            self.strike,
-            self.vol,
+        quote = under(
+            field,
+            lambda: OptionQuote(
+                label,
+                year_fraction(valuation_date, expiry),
+                year_fraction(valuation_date, delivery),
+                self.strike,
+                self.vol,
+            ),
         )
         return quote, expiry
 

@@ -2,7 +2,8 @@
 
 A request names a built-in scenario set (``scenario_set_id``) or gives one inline
 (``scenario_set``), never both; the market is the built-in set's own unless ``market`` is
-given; the event must lie after the market's valuation date.
+given; the event must lie after the market's valuation date, and each post-event level
+within a factor of 1,000 of its spot.
 """
 
 from __future__ import annotations
@@ -27,5 +28,8 @@ def resolve_context(
     entry = builtin_entry(scenario_set_id or BUILTIN_SET)
     resolved_set = scenario_set.to_domain() if scenario_set else entry.scenario_set
     resolved_market = market.to_domain() if market else entry.market
-    under("scenario_set", lambda: resolved_set.check_against(resolved_market.valuation_date))
+    under(
+        "scenario_set",
+        lambda: resolved_set.check_against(resolved_market.valuation_date, resolved_market.spot),
+    )
     return entry, resolved_set, resolved_market

@@ -327,16 +327,28 @@ BAD = [
         "instruments[1].notional",
     ),
     (
-        "value beyond double precision (price × notional)",
+        "strike beyond 1,000× spot",
         body(instruments=[{"kind": "put", "strike": 1e300, "tenor": "3M", "notional": 1e15}]),
         422,
-        "instruments[0]",
+        "instruments[0].strike",
     ),
     (
-        "strike too large to price",
-        body(instruments=[{"kind": "put", "strike": 1e308, "tenor": "3M"}]),
+        "strike below spot/1,000",
+        body(instruments=[{"kind": "call", "strike": 1e-308, "tenor": "3M"}]),
         422,
-        "instruments[0]",
+        "instruments[0].strike",
+    ),
+    (
+        "level beyond 1,000× spot",
+        _inline(_set(0, level=1e6)),
+        422,
+        "scenario_set.scenarios[0].level",
+    ),
+    (
+        "spot beyond 1e6",
+        body(market={**MARKET, "spot": 1e308}),
+        422,
+        "market.spot",
     ),
 ]
 
