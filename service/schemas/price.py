@@ -345,45 +345,52 @@ _GREEKS = (
 
 
 def _fx_rows(job: PriceJob, valuation: MixedValuation) -> list[dict[str, Any]]:
+    """One result per FX line, built column by column."""
     fx = valuation.fx
     if fx is None:
         return []
     names = fx.scenario_names
     g = fx.greeks
-    price = g.price.tolist()
-    greeks = {k: getattr(g, k).tolist() for k in _GREEKS}
-    scenario_values = g.scenario_values.tolist()
-    d_levels = fx.d_levels.tolist()
-    forwards = fx.forwards.tolist()
-    after = fx.after_event.tolist()
-    ivs = fx.implied_vols.tolist()
-    iv_ok = fx.implied_ok.tolist()
-    iv_status = fx.implied_status.tolist()
-    rows = []
-    for i, o in enumerate(job.book.options):
-        rows.append(
-            {
-                "label": o.label,
-                "kind": o.kind.value,
-                "strike": o.strike,
-                "expiry": o.expiry.isoformat(),
-                "delivery": o.delivery.isoformat(),
-                "tenor": o.tenor,
-                "payout_currency": o.payout_currency.value if o.payout_currency else None,
-                "notional": o.notional,
-                "currency": "JPY",
-                "after_event": after[i],
-                "forward": forwards[i],
-                "price": price[i],
-                "value": price[i] * o.notional,
-                "greeks": {k: greeks[k][i] for k in _GREEKS},
-                "scenario_prices": dict(zip(names, scenario_values[i], strict=True)),
-                "dprice_dlevel": dict(zip(names, d_levels[i], strict=True)),
-                "implied_vol": ivs[i] if iv_ok[i] else None,
-                "implied_vol_status": _IV_STATUS[iv_status[i]],
-            }
-        )
-    return rows
+    greeks = [dict(zip(_GREEKS, row, strict=True)) for row in
+              zip(*(getattr(g, k).tolist() for k in _GREEKS), strict=True)]  # fmt: skip
+    scenario_prices = [dict(zip(names, row, strict=True)) for row in g.scenario_values.tolist()]
+    d_levels = [dict(zip(names, row, strict=True)) for row in fx.d_levels.tolist()]
+    columns = zip(
+        job.book.options,
+        g.price.tolist(),
+        fx.forwards.tolist(),
+        fx.after_event.tolist(),
+        fx.implied_vols.tolist(),
+        fx.implied_ok.tolist(),
+        fx.implied_status.tolist(),
+        greeks,
+        scenario_prices,
+        d_levels,
+        strict=True,
+    )
+    return [
+        {
+            "label": o.label,
+            "kind": o.kind.value,
+            "strike": o.strike,
+            "expiry": o.expiry.isoformat(),
+            "delivery": o.delivery.isoformat(),
+            "tenor": o.tenor,
+            "payout_currency": o.payout_currency.value if o.payout_currency else None,
+            "notional": o.notional,
+            "currency": "JPY",
+            "after_event": after,
+            "forward": forward,
+            "price": price,
+            "value": price * o.notional,
+            "greeks": greek,
+            "scenario_prices": prices,
+            "dprice_dlevel": levels,
+            "implied_vol": iv if iv_ok else None,
+            "implied_vol_status": _IV_STATUS[status],
+        }
+        for (o, price, forward, after, iv, iv_ok, status, greek, prices, levels) in columns
+    ]
 
 
 def _cds_rows(valuation: MixedValuation) -> list[dict[str, Any]]:
