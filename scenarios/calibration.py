@@ -38,6 +38,7 @@ from pricing.implied_vol import implied_vol
 from pricing.measure import Measure, MeasureFit
 from pricing.smile_quotes import Butterfly
 from pricing.weight_fit import Identification, NoFeasibleWeights, identify
+from scenarios import checks
 from scenarios.calibration_rows import OptionQuote, component_prices, option_price_rows
 from scenarios.calibration_solve import (
     CalibrationProblem,
@@ -49,7 +50,7 @@ from scenarios.calibration_solve import (
 )
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.market import MarketSnapshot
-from scenarios.scenario import MAX_JUMP, MIN_JUMP, ScenarioSet
+from scenarios.scenario import ScenarioSet
 from scenarios.smiles import SmileQuote
 from scenarios.valuation import fit_measure
 from scenarios.vol_model import VolModel, build_vol_model
@@ -143,13 +144,8 @@ def calibrate(
             scenario smile no SVI slice matches.
     """
     settings = settings or CalibrationSettings()
-    for i, option in enumerate(options):  # as for scenario levels: within 1,000× of spot
-        if not MIN_JUMP <= option.strike / market.spot <= MAX_JUMP:
-            raise DomainError.field(
-                f"options[{i}].strike",
-                f"must be within a factor of {MAX_JUMP:g} of spot {market.spot:g} "
-                f"(JPY per USD), got {option.strike!r}",
-            )
+    for i, option in enumerate(options):
+        checks.near_spot(f"options[{i}].strike", option.strike, market.spot)
     prior = fit_measure(market, scenario_set, measure)
     model = build_vol_model(market, scenario_set)
     problem = build_problem(market, scenario_set, quotes, options, option_dates)

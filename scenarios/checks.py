@@ -37,3 +37,18 @@ def notional(field: str, value: float) -> float:
     if value > MAX_NOTIONAL:
         raise DomainError.field(field, f"must be at most {MAX_NOTIONAL:g}, got {value!r}")
     return value
+
+
+SPOT_FACTOR = 1e3  # levels and strikes within a factor of 1,000 of spot
+
+
+def near_spot(field: str, value: float, spot: float) -> float:
+    """A level or strike (JPY per USD) within a factor of 1,000 of ``spot``: beyond it the
+    jump or the option is no market's, and the arithmetic leaves double precision."""
+    if not spot / SPOT_FACTOR <= value <= spot * SPOT_FACTOR:
+        raise DomainError.field(
+            field,
+            f"must be within a factor of {SPOT_FACTOR:g} of spot {spot:g} (JPY per USD), "
+            f"got {value!r}",
+        )
+    return value

@@ -25,7 +25,6 @@ from scenarios.smiles import ScenarioSmile
 
 PROBABILITY_TOLERANCE = 1e-9
 MAX_SCENARIOS = 64
-MIN_JUMP, MAX_JUMP = 1e-3, 1e3  # post-event level / spot
 MAX_DRIVERS = 16
 _DRIVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -122,9 +121,4 @@ class ScenarioSet:
         if spot is None:
             return
         for i, scenario in enumerate(self.scenarios):
-            if not MIN_JUMP <= scenario.level / spot <= MAX_JUMP:
-                raise DomainError.field(
-                    f"scenarios[{i}].level",
-                    f"must be within a factor of {MAX_JUMP:g} of spot {spot:g} "
-                    f"(JPY per USD), got {scenario.level!r}",
-                )
+            checks.near_spot(f"scenarios[{i}].level", scenario.level, spot)

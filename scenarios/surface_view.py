@@ -37,11 +37,12 @@ from pricing.measure import Measure, MeasureFit
 from pricing.quoting import SmileQuotes, quote_total_variance
 from pricing.smile_quotes import SmileConventions, SmileError
 from pricing.surface import VolSurface
+from scenarios import checks
 from scenarios.dates import tenor_dates, year_fraction
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.mixture_smile import Expiries, mixture_variance
-from scenarios.scenario import MAX_JUMP, MIN_JUMP, ScenarioSet
+from scenarios.scenario import ScenarioSet
 from scenarios.valuation import fit_measure
 from scenarios.vol_model import SmileSource, VolModel, build_vol_model
 
@@ -161,13 +162,8 @@ def vol_surface_view(
     after = expiries.times > model.event_time
     conventions = market.surface.conventions if market.surface else SmileConventions()
     grid = np.asarray(strikes, dtype=float)
-    for i, strike in enumerate(grid):  # as for scenario levels: within 1,000× of spot
-        if not MIN_JUMP <= strike / market.spot <= MAX_JUMP:
-            raise DomainError.field(
-                f"strikes[{i}]",
-                f"must be within a factor of {MAX_JUMP:g} of spot {market.spot:g} "
-                f"(JPY per USD), got {float(strike)!r}",
-            )
+    for i, strike in enumerate(grid.tolist()):
+        checks.near_spot(f"strikes[{i}]", strike, market.spot)
     wing_deltas = np.asarray(deltas, dtype=float)
     t = expiries.times[:, None]
 

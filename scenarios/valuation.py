@@ -23,11 +23,12 @@ from pricing.digital_slope import add_results, digital_slope_terms
 from pricing.implied_vol import implied_vol
 from pricing.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
 from pricing.mixture import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
+from scenarios import checks
 from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.instruments import FxOption
 from scenarios.market import MarketSnapshot
-from scenarios.scenario import MAX_JUMP, MIN_JUMP, ScenarioSet
+from scenarios.scenario import ScenarioSet
 from scenarios.vol_model import VolModel, build_vol_model
 
 # membership by table look-up (``np.isin`` costs ~50 µs on a one-option book)
@@ -175,14 +176,11 @@ def value_book(
     t_del = np.array([year_fraction(today, o.delivery) for o in options])
     strikes = np.array([o.strike for o in options])
     payoffs = np.array([int(o.payoff) for o in options])
-    far = ~((strikes >= MIN_JUMP * market.spot) & (strikes <= MAX_JUMP * market.spot))
-    if far.any():  # as for scenario levels: beyond 1,000× of spot nothing is left to price
+    spot = market.spot
+    far = ~((strikes >= spot / checks.SPOT_FACTOR) & (strikes <= spot * checks.SPOT_FACTOR))
+    if far.any():  # the rule of checks.near_spot, over the whole book at once
         i = int(np.flatnonzero(far)[0])
-        raise DomainError.field(
-            f"instruments[{i}].strike",
-            f"must be within a factor of {MAX_JUMP:g} of spot {market.spot:g} (JPY per USD), "
-            f"got {strikes[i]!r}",
-        )
+        checks.near_spot(f"instruments[{i}].strike", float(strikes[i]), spot)
     priced = price_options(
         market=market,
         model=model,

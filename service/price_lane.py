@@ -108,12 +108,12 @@ class PriceLane:
         route then answers: a problem response, or a valuation off the event loop)."""
         try:
             request = PriceRequest.model_validate_json(body)
-            job = to_job(request, self.settings.max_instruments, self.settings)
-        except (ValidationError, DomainError):
+        except ValidationError:
             return None
-        if not inline(job, self.settings):
+        if not inline(request, self.settings):  # decided before any domain work is done
             return None
         try:
+            job = to_job(request, self.settings.max_instruments, self.settings)
             return render(job, value(job))
         except DomainError:
             return None

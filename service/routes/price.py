@@ -11,6 +11,7 @@ from scenarios.book import MixedValuation, value_mixed_book
 from service.deps import SettingsDep
 from service.problems import PROBLEM_JSON
 from service.schemas.price import (
+    InstrumentIn,
     PriceJob,
     PriceRequest,
     PriceResponse,
@@ -39,17 +40,18 @@ async def price(request: PriceRequest, settings: SettingsDep) -> Response:
     ``scenario_pnl`` matrix gives every line's value if each scenario happens.
     """
     job = to_job(request, settings.max_instruments, settings)
-    if inline(job, settings):  # async handlers measured ~1.8× the sync threadpool's req/s
+    if inline(request, settings):  # async handlers measured ~1.8× the sync threadpool's req/s
         return Response(render(job, value(job)), media_type="application/json")
     # large books, CDS and paths go to a worker thread so the event loop keeps serving
     valuation = await run_in_threadpool(value, job)
     return Response(render(job, valuation), media_type="application/json")
 
 
-def inline(job: PriceJob, settings: Settings) -> bool:
-    """Whether ``job`` is small enough to value on the event loop."""
-    book = job.book
-    return len(book.options) < settings.offload_threshold and not book.cds and not book.paths
+def inline(request: PriceRequest, settings: Settings) -> bool:
+    """Whether the book is valued on the event loop: FX lines only, fewer than
+    ``FXSCEN_OFFLOAD_THRESHOLD`` of them (CDS and path lines always go to a thread)."""
+    lines = request.instruments
+    return len(lines) < settings.offload_threshold and all(type(x) is InstrumentIn for x in lines)
 
 
 def value(job: PriceJob) -> MixedValuation:
