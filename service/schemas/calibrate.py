@@ -23,9 +23,9 @@ from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.smiles import SmileQuote
 from service.schemas.common import PositiveFloat, Schema, under
-from service.schemas.results import BUILTIN_SET, MeasureRead
+from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 from service.schemas.smiles import SmileQuoteIn, quotes_to_domain
-from service.schemas.vol_surface import SetRequest, measure_read
+from service.schemas.vol_surface import SetRequest
 
 _EXAMPLES: list[dict[str, Any]] = [
     {"scenario_set_id": BUILTIN_SET},

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import ConfigDict, Field
 
 from pricing.arbitrage import ArbitrageReport
-from pricing.measure import Measure, MeasureFit
+from pricing.measure import Measure
 from pricing.quoting import SmileQuotes
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
@@ -26,7 +26,7 @@ from scenarios.surface_view import SmileView, SurfaceView
 from service.schemas.common import FiniteFloat, PositiveFloat, Schema
 from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
-from service.schemas.results import BUILTIN_SET, MeasureRead
+from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 
 DEFAULT_TENORS = ("1W", "1M", "2M", "3M", "6M", "9M", "1Y", "18M", "2Y")
 DEFAULT_STRIKE_SPAN = 0.25  # default strike grid: spot·e^{±0.25}, 51 points
@@ -284,19 +284,6 @@ def arbitrage_read(report: ArbitrageReport | None) -> dict[str, Any] | None:
             }
             for v in report.calendar
         ],
-    }
-
-
-def measure_read(fit: MeasureFit, scenario_set: ScenarioSet) -> dict[str, Any]:
-    names = [s.name for s in scenario_set.scenarios]
-    return {
-        "measure": fit.measure.value,
-        "tilt_lambda": fit.tilt,
-        "forward_mismatch": fit.forward_mismatch,
-        "subjective_forward_mismatch": fit.subjective_mismatch,
-        "probabilities": {s.name: s.probability for s in scenario_set.scenarios},
-        "weights": dict(zip(names, fit.weights.tolist(), strict=True)),
-        "jump_ratios": dict(zip(names, fit.jumps.tolist(), strict=True)),
     }
 
 

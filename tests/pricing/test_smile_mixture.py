@@ -107,6 +107,18 @@ def priced(b: OptionBook, impl: str = "compiled", slopes: bool = True) -> Mixtur
     return greeks_of(impl, b, mix, pre, pre_slopes, post_slopes)
 
 
+def assert_same_figures(ours: MixtureResult, reference: MixtureResult) -> None:
+    """Every price and Greek equal to 1e-12 relative (1e-13 absolute near zero)."""
+    for field in dataclasses.fields(reference):
+        np.testing.assert_allclose(
+            getattr(ours, field.name),
+            getattr(reference, field.name),
+            rtol=1e-12,
+            atol=1e-13,
+            err_msg=field.name,
+        )
+
+
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 @pytest.mark.parametrize("payoff", PAYOFFS)
 @pytest.mark.parametrize("expiry", [14 / 365, 0.3, 2.0])
@@ -118,14 +130,7 @@ def test_equal_pre_vols_reproduce_one_pre_vol_per_option(
     same = np.repeat(pre[:, :1], FIT.weights.size, axis=1)
     ours = greeks_of(impl, b, mix, same, None, None)
     kernel = mixture_greeks(book=dataclasses.replace(b, pre_vols=same[:, 0]), mix=mix, spot=SPOT)
-    for field in dataclasses.fields(kernel):
-        np.testing.assert_allclose(
-            getattr(ours, field.name),
-            getattr(kernel, field.name),
-            rtol=1e-12,
-            atol=1e-13,
-            err_msg=field.name,
-        )
+    assert_same_figures(ours, kernel)
 
 
 @pytest.mark.parametrize("payoff", PAYOFFS)
@@ -133,14 +138,7 @@ def test_equal_pre_vols_reproduce_one_pre_vol_per_option(
 def test_compiled_kernel_equals_its_numpy_twin(payoff: int, expiry: float) -> None:
     b = book(payoff, expiry)
     compiled, twin = priced(b, "compiled"), priced(b, "numpy")
-    for field in dataclasses.fields(twin):
-        np.testing.assert_allclose(
-            getattr(compiled, field.name),
-            getattr(twin, field.name),
-            rtol=1e-12,
-            atol=1e-13,
-            err_msg=field.name,
-        )
+    assert_same_figures(compiled, twin)
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.schemas.cds import CdsResponse
+from tests.service.json_checks import finite_numbers
 
 SET_ID = "us-japan-tariff-2025-07-09"
 MARKET = {
@@ -35,14 +36,6 @@ def body(**changes: Any) -> dict[str, Any]:
     }
     request.update(changes)
     return request
-
-
-def finite_numbers(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(finite_numbers(v) for v in value.values())
-    if isinstance(value, list):
-        return all(finite_numbers(v) for v in value)
-    return not isinstance(value, float) or math.isfinite(value)
 
 
 def test_builtin_book_prices_per_scenario_and_mixed(client: TestClient) -> None:

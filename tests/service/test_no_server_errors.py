@@ -9,7 +9,6 @@ negatives, the largest and smallest doubles, huge integers, and values of the wr
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
+from tests.service.json_checks import finite_numbers
 
 EXTREMES: list[Any] = [
     0,
@@ -67,14 +67,6 @@ def _numeric_leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[An
         yield path
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return not isinstance(value, float) or math.isfinite(value)
-
-
 ROUTES = ["/v1/price", "/v1/cds", "/v1/paths", "/v1/vol-surface", "/v1/calibrate"]
 
 
@@ -100,7 +92,7 @@ def test_extreme_numbers_get_a_named_4xx_or_finite_figures(service: TestClient, 
                 where = f"{route} {path} = {value!r}: {response.status_code} {response.text[:300]}"
                 assert response.status_code < 500, where
                 if response.status_code == 200:
-                    assert _finite(response.json()), where
+                    assert finite_numbers(response.json()), where
                 else:
                     assert response.headers["content-type"] == "application/problem+json", where
                     assert response.json()["errors"][0]["field"], where

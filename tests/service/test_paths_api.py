@@ -23,6 +23,7 @@ from scenarios.catalog import builtin_entry
 from service.app import create_app
 from service.deps import current_settings
 from service.settings import Settings
+from tests.service.json_checks import finite_numbers
 
 SET_ID = "us-japan-tariff-2025-07-09"
 R_JPY, R_USD, SPOT, VOL = 0.006, 0.04, 144.1, 0.11
@@ -50,19 +51,11 @@ def inline(**changes: Any) -> dict[str, Any]:
     return body(**{"scenario_set_id": None, "scenario_set": set_, "market": MARKET, **changes})
 
 
-def no_nan(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(no_nan(v) for v in value.values())
-    if isinstance(value, list):
-        return all(no_nan(v) for v in value)
-    return not isinstance(value, float) or math.isfinite(value)
-
-
 def post(client: TestClient, request: dict[str, Any]) -> dict[str, Any]:
     response = client.post("/v1/paths", json=request)
     assert response.status_code == 200, response.text
     data = response.json()
-    assert no_nan(data)
+    assert finite_numbers(data)
     return data
 
 
@@ -259,7 +252,7 @@ def test_path_instruments_price_with_standard_errors_and_per_scenario_rows() -> 
         )
     assert response.status_code == 200, response.text
     data = response.json()
-    assert no_nan(data)
+    assert finite_numbers(data)
     rows, q = data["results"], list(data["measure"]["weights"].values())
     assert [r["method"] for r in rows] == [
         "monte_carlo",

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
+from tests.service.json_checks import finite_numbers
 
 SET_ID = "us-japan-tariff-2025-07-09"
 MARKET = {
@@ -36,14 +37,6 @@ def body(**changes: Any) -> dict[str, Any]:
     }
     request.update(changes)
     return request
-
-
-def finite_numbers(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(finite_numbers(v) for v in value.values())
-    if isinstance(value, list):
-        return all(finite_numbers(v) for v in value)
-    return not isinstance(value, float) or math.isfinite(value)
 
 
 def test_health(client: TestClient) -> None:

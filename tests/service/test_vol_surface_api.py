@@ -18,6 +18,8 @@ import pytest
 import QuantLib as ql
 from fastapi.testclient import TestClient
 
+from tests.service.json_checks import finite_numbers
+
 SET_ID = "us-japan-tariff-2025-07-09"
 FLAT_MARKET: dict[str, Any] = {
     "valuation_date": "2025-06-13",
@@ -37,19 +39,11 @@ TWO = [
 ]
 
 
-def no_nan(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(no_nan(v) for v in value.values())
-    if isinstance(value, list):
-        return all(no_nan(v) for v in value)
-    return not isinstance(value, float) or math.isfinite(value)
-
-
 def surface(client: TestClient, **body: Any) -> dict[str, Any]:
     response = client.post("/v1/vol-surface", json=body)
     assert response.status_code == 200, response.text
     data = response.json()
-    assert no_nan(data)
+    assert finite_numbers(data)
     return data
 
 
