@@ -141,8 +141,10 @@ def _expiry(valuation_date: dt.date, expiry: dt.date | None, tenor: str | None) 
 
 
 def _side(field: str, barrier: float, spot: float, up: bool, kind: str) -> None:
-    """An up barrier lies above spot, a down barrier below (else it is triggered today)."""
+    """An up barrier lies above spot, a down barrier below (else it is triggered today), and
+    within a factor of 1,000 of it (:func:`scenarios.checks.near_spot`)."""
     checks.positive(field, barrier)
+    checks.near_spot(field, barrier, spot)
     if barrier <= spot if up else barrier >= spot:
         where = "above" if up else "below"
         raise DomainError.field(field, f"must be {where} spot {spot:g} ({kind}), got {barrier:g}")
@@ -165,11 +167,14 @@ def build_barrier_option(
 ) -> BarrierOption:
     """Validate a barrier option against the valuation date and spot; raise naming the field."""
     checks.positive("strike", strike)
+    checks.near_spot("strike", strike, spot)
     up = barrier_type.up
     _side("barrier", barrier, spot, up, barrier_type.value)
     checks.finite("rebate", rebate)
     if rebate < 0.0:
         raise DomainError.field("rebate", f"must be >= 0, got {rebate!r}")
+    if rebate > 0.0:
+        checks.notional("rebate", rebate)  # the bound of every cash amount: at most 1e15
     if rebate_at_hit and not barrier_type.knock_out:
         raise DomainError.field(
             "rebate_at_hit", "applies to knock-outs only: a knock-in's rebate is paid at expiry"

@@ -138,6 +138,14 @@ def _set(i: int, **changes: Any) -> list[dict[str, Any]]:
     return scenarios
 
 
+BARRIER = {
+    "kind": "barrier",
+    "option_type": "call",
+    "barrier_type": "up_and_out",
+    "strike": 145.0,
+    "barrier": 160.0,
+    "tenor": "3M",
+}
 BAD = [
     ("zero vol", _inline(_set(0, vol=0.0)), 422, "scenario_set.scenarios[0].vol"),
     ("negative vol", _inline(_set(1, vol=-0.1)), 422, "scenario_set.scenarios[1].vol"),
@@ -336,6 +344,24 @@ BAD = [
         _inline(_set(0, level=1e6)),
         422,
         "scenario_set.scenarios[0].level",
+    ),
+    (
+        "barrier strike beyond 1,000× spot",
+        body(instruments=[{**BARRIER, "strike": 1e300}]),
+        422,
+        "instruments[0].strike",
+    ),
+    (
+        "barrier below spot/1,000",
+        body(instruments=[{**BARRIER, "barrier_type": "down_and_out", "barrier": 1e-300}]),
+        422,
+        "instruments[0].barrier",
+    ),
+    (
+        "rebate beyond 1e15",
+        body(instruments=[{**BARRIER, "rebate": 1e308}]),
+        422,
+        "instruments[0].rebate",
     ),
     (
         "spot beyond 1e6",
