@@ -104,8 +104,8 @@ def _atm_variance_body(pillar_times, vols, times, out):
             out[i] = _interp(t, pillar_times, variances)
 
 
-_zero_rates_serial, _zero_rates_parallel = compiled_pair(_zero_rates_body, "_zero_rates")
-_atm_variance_serial, _atm_variance_parallel = compiled_pair(_atm_variance_body, "_atm_variance")
+zero_rates_serial, _zero_rates_parallel = compiled_pair(_zero_rates_body, "_zero_rates")
+atm_variance_serial, _atm_variance_parallel = compiled_pair(_atm_variance_body, "_atm_variance")
 
 
 def _pillars(times: np.ndarray, values: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +135,7 @@ def zero_rates_at(
     times = np.asarray(times, dtype=float)
     out = np.empty(times.shape)
     log_linear = interpolation is not CurveInterpolation.LINEAR_ZERO
-    kernel = _zero_rates_serial if out.size < PARALLEL_THRESHOLD else _zero_rates_parallel
+    kernel = zero_rates_serial if out.size < PARALLEL_THRESHOLD else _zero_rates_parallel
     kernel(pillar_times, zero_rates, times.ravel(), log_linear, out.reshape(-1))
     return out[()]
 
@@ -151,6 +151,6 @@ def atm_total_variance(
     pillar_times, vols = _pillars(pillar_times, vols, "vols")
     times = np.asarray(times, dtype=float)
     out = np.empty(times.shape)
-    kernel = _atm_variance_serial if out.size < PARALLEL_THRESHOLD else _atm_variance_parallel
+    kernel = atm_variance_serial if out.size < PARALLEL_THRESHOLD else _atm_variance_parallel
     kernel(pillar_times, vols, times.ravel(), out.reshape(-1))
     return out[()]

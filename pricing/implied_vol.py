@@ -322,7 +322,7 @@ def _step(values: np.ndarray) -> int:
 
 
 @_jit
-def _implied_one(p, f, k, t, df, call):
+def implied_one(p, f, k, t, df, call):
     """Vol and status code of one option (see :func:`implied_vol`); checks in priority order."""
     good = math.isfinite(p) and math.isfinite(f) and math.isfinite(k) and math.isfinite(t)
     if not (good and math.isfinite(df) and f > 0.0 and k > 0.0 and t > 0.0 and df > 0.0):
@@ -350,7 +350,7 @@ def _implied_body(prices, forwards, strikes, expiries, dfs, is_call, vols, statu
     p_step, f_step, k_step = _step(prices), _step(forwards), _step(strikes)
     t_step, df_step, call_step = _step(expiries), _step(dfs), _step(is_call)
     for i in nb.prange(vols.shape[0]):
-        vol, code = _implied_one(
+        vol, code = implied_one(
             prices[i * p_step],
             forwards[i * f_step],
             strikes[i * k_step],

@@ -117,6 +117,114 @@ def _ncdf(z: float) -> float:
     return 0.5 * math.erfc(-z * _SQRT_HALF)
 
 
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def option_mixture(
+    i,
+    payoffs,
+    table,
+    forwards,
+    strikes,
+    dfs,
+    t_del,
+    r_d,
+    r_f,
+    pre_vols,
+    pre_times,
+    post_times,
+    weights,
+    jumps,
+    log_jumps,
+    vols,
+    price,
+    delta,
+    gamma_out,
+    vega,
+    theta,
+    rho_d,
+    rho_f,
+    scen_values,
+    d_jumps,
+    spot,
+):
+    """Option ``i`` of the kernel's arrays: its price, Greeks and per-scenario values written
+    to the outputs (the body of :func:`_kernel_body`'s loop; also called by the book
+    valuation of :mod:`pricing.fx_book`, which reads its own inputs per option)."""
+    m = weights.shape[0]
+    row_stride = 1 if vols.shape[0] > 1 else 0
+    pre_stride = 1 if pre_vols.shape[1] > 1 else 0  # [n, 1]: one pre-event vol per option
+    f0 = forwards[i]
+    k = strikes[i]
+    df = dfs[i]
+    code = payoffs[i]
+    van, ass, csh, g_i, w_i = (
+        table[code, 0],
+        table[code, 1],
+        table[code, 2],
+        table[code, 3],
+        table[code, 4],
+    )
+    a_i = van * w_i + ass
+    b_i = csh - van * w_i * k
+    akb = a_i * k + b_i
+    log_fk = math.log(f0 / k)
+    after = post_times[i] > 0.0
+    acc_v = 0.0
+    acc_fcf = 0.0
+    acc_ffcff = 0.0
+    acc_cv_pre = 0.0  # Σ q·∂C/∂v·σ_pre²: the pre-event variance running off (theta)
+    acc_cv_sig = 0.0
+    m_eff = m if after else 1
+    for j in range(m_eff):
+        pre = pre_vols[i, j * pre_stride]
+        if after:
+            sig = vols[i * row_stride, j]
+            jump = jumps[j]
+            v = pre * pre * pre_times[i] + sig * sig * post_times[i]
+            dv_dsig = 2.0 * (pre * pre_times[i] + sig * post_times[i])
+            x = log_fk + log_jumps[j]
+            q = weights[j]
+        else:
+            jump = 1.0
+            v = pre * pre * pre_times[i]
+            dv_dsig = 2.0 * pre * pre_times[i]
+            x = log_fk
+            q = 1.0
+        f = f0 * jump
+        sv = math.sqrt(v)
+        d1 = x / sv + 0.5 * sv
+        d2 = d1 - sv
+        n1 = _ncdf(w_i * d1)
+        n2 = _ncdf(w_i * d2)
+        pdf2 = _INV_SQRT_2PI * math.exp(-0.5 * d2 * d2)
+        c = van * w_i * (f * n1 - k * n2) + ass * f * n1 + csh * n2 + g_i * (f - k)
+        fsv = f * sv
+        c_f = a_i * n1 + w_i * pdf2 * akb / fsv + g_i
+        c_ff = w_i * pdf2 * (a_i * k * sv - akb * d1) / (fsv * fsv)
+        c_v = -w_i * pdf2 * (a_i * k * d2 + b_i * d1) / (2.0 * v)
+        acc_v += q * c
+        acc_fcf += q * c_f * f
+        acc_ffcff += q * c_ff * f * f
+        acc_cv_pre += q * c_v * pre * pre
+        acc_cv_sig += q * c_v * dv_dsig
+        if after:
+            scen_values[i, j] = df * c
+            d_jumps[i, j] = df * q * c_f * f0
+    if not after:
+        for j in range(m):
+            scen_values[i, j] = df * acc_v
+            d_jumps[i, j] = 0.0
+    value = df * acc_v
+    fc_f = df * acc_fcf
+    price[i] = value
+    delta[i] = fc_f / spot
+    gamma_out[i] = df * acc_ffcff / (spot * spot)
+    vega[i] = df * acc_cv_sig
+    # time passing: DF rolls at r_d, the forward at r_d − r_f, pre-event variance at σ_pre².
+    theta[i] = r_d[i] * value - (r_d[i] - r_f[i]) * fc_f - df * acc_cv_pre
+    rho_d[i] = t_del[i] * (fc_f - value)
+    rho_f[i] = -t_del[i] * fc_f
+
+
 def _kernel_body(
     payoffs,
     table,
@@ -144,82 +252,12 @@ def _kernel_body(
     d_jumps,
     spot,
 ):
-    n = forwards.shape[0]
-    m = weights.shape[0]
-    row_stride = 1 if vols.shape[0] > 1 else 0
-    pre_stride = 1 if pre_vols.shape[1] > 1 else 0  # [n, 1]: one pre-event vol per option
-    for i in nb.prange(n):
-        f0 = forwards[i]
-        k = strikes[i]
-        df = dfs[i]
-        code = payoffs[i]
-        van, ass, csh, g_i, w_i = (
-            table[code, 0],
-            table[code, 1],
-            table[code, 2],
-            table[code, 3],
-            table[code, 4],
-        )
-        a_i = van * w_i + ass
-        b_i = csh - van * w_i * k
-        akb = a_i * k + b_i
-        log_fk = math.log(f0 / k)
-        after = post_times[i] > 0.0
-        acc_v = 0.0
-        acc_fcf = 0.0
-        acc_ffcff = 0.0
-        acc_cv_pre = 0.0  # Σ q·∂C/∂v·σ_pre²: the pre-event variance running off (theta)
-        acc_cv_sig = 0.0
-        m_eff = m if after else 1
-        for j in range(m_eff):
-            pre = pre_vols[i, j * pre_stride]
-            if after:
-                sig = vols[i * row_stride, j]
-                jump = jumps[j]
-                v = pre * pre * pre_times[i] + sig * sig * post_times[i]
-                dv_dsig = 2.0 * (pre * pre_times[i] + sig * post_times[i])
-                x = log_fk + log_jumps[j]
-                q = weights[j]
-            else:
-                jump = 1.0
-                v = pre * pre * pre_times[i]
-                dv_dsig = 2.0 * pre * pre_times[i]
-                x = log_fk
-                q = 1.0
-            f = f0 * jump
-            sv = math.sqrt(v)
-            d1 = x / sv + 0.5 * sv
-            d2 = d1 - sv
-            n1 = _ncdf(w_i * d1)
-            n2 = _ncdf(w_i * d2)
-            pdf2 = _INV_SQRT_2PI * math.exp(-0.5 * d2 * d2)
-            c = van * w_i * (f * n1 - k * n2) + ass * f * n1 + csh * n2 + g_i * (f - k)
-            fsv = f * sv
-            c_f = a_i * n1 + w_i * pdf2 * akb / fsv + g_i
-            c_ff = w_i * pdf2 * (a_i * k * sv - akb * d1) / (fsv * fsv)
-            c_v = -w_i * pdf2 * (a_i * k * d2 + b_i * d1) / (2.0 * v)
-            acc_v += q * c
-            acc_fcf += q * c_f * f
-            acc_ffcff += q * c_ff * f * f
-            acc_cv_pre += q * c_v * pre * pre
-            acc_cv_sig += q * c_v * dv_dsig
-            if after:
-                scen_values[i, j] = df * c
-                d_jumps[i, j] = df * q * c_f * f0
-        if not after:
-            for j in range(m):
-                scen_values[i, j] = df * acc_v
-                d_jumps[i, j] = 0.0
-        value = df * acc_v
-        fc_f = df * acc_fcf
-        price[i] = value
-        delta[i] = fc_f / spot
-        gamma_out[i] = df * acc_ffcff / (spot * spot)
-        vega[i] = df * acc_cv_sig
-        # time passing: DF rolls at r_d, the forward at r_d − r_f, pre-event variance at σ_pre².
-        theta[i] = r_d[i] * value - (r_d[i] - r_f[i]) * fc_f - df * acc_cv_pre
-        rho_d[i] = t_del[i] * (fc_f - value)
-        rho_f[i] = -t_del[i] * fc_f
+    for i in nb.prange(forwards.shape[0]):
+        option_mixture(
+            i, payoffs, table, forwards, strikes, dfs, t_del, r_d, r_f, pre_vols, pre_times,
+            post_times, weights, jumps, log_jumps, vols, price, delta, gamma_out, vega, theta,
+            rho_d, rho_f, scen_values, d_jumps, spot,
+        )  # fmt: skip
 
 
 # Threads pay off for big books only: waking the pool costs more than pricing a handful of

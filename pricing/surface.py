@@ -134,6 +134,17 @@ def _derivatives_body(expiries, log_moneyness, table, events, out):
     return True
 
 
+@_jit
+def vol_point(t, strike, forward, table, events):
+    """``(σ, dσ/dK, valid)`` at one ``(t > 0, K)`` with ``F(t)`` = ``forward``; ``σ`` and
+    ``dσ/dK`` are NaN where ``w`` is not finite and positive (``valid`` False)."""
+    w, w1, _ = _surface_point(t, math.log(strike / forward), table, events)
+    good = math.isfinite(w) and w > 0.0
+    vol = math.sqrt((w if good else 1.0) / t)
+    slope = w1 / (2.0 * vol * t * strike)
+    return (vol if good else math.nan), (slope if good else math.nan), good
+
+
 def _vols_body(expiries, strikes, forwards, table, events, out, valid):
     # out [2, size]: vols and dσ/dK, NaN where w is not finite and positive
     if not _all_positive(expiries, out.shape[1]):
@@ -142,14 +153,11 @@ def _vols_body(expiries, strikes, forwards, table, events, out, valid):
     k_step = 1 if strikes.shape[0] > 1 else 0
     f_step = 1 if forwards.shape[0] > 1 else 0
     for i in nb.prange(out.shape[1]):
-        t = expiries[i * t_step]
-        strike = strikes[i * k_step]
-        w, w1, _ = _surface_point(t, math.log(strike / forwards[i * f_step]), table, events)
-        good = math.isfinite(w) and w > 0.0
-        vol = math.sqrt((w if good else 1.0) / t)
-        slope = w1 / (2.0 * vol * t * strike)
-        out[0, i] = vol if good else math.nan
-        out[1, i] = slope if good else math.nan
+        vol, slope, good = vol_point(
+            expiries[i * t_step], strikes[i * k_step], forwards[i * f_step], table, events
+        )
+        out[0, i] = vol
+        out[1, i] = slope
         valid[i] = good
     return True
 
@@ -196,6 +204,13 @@ class VolSurface:
             table[:, column] = values
         table[:, _PILLAR_EVENTS] = self.event_variance(smiles.expiries)
         return table
+
+    @property
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(pillars [n, 7], events [e, 2])`` as the compiled reads take them
+        (:func:`vol_point`): pillar expiry, SVI ``a, b, ρ, m, s``, event variance before the
+        pillar; event time, event variance."""
+        return self._table, self._events
 
     def event_variance(self, expiries: np.ndarray) -> np.ndarray:
         """``E(T)``: the variance of the events strictly before each expiry."""

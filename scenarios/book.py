@@ -80,17 +80,20 @@ def value_mixed_book(
 ) -> MixedValuation:
     """Value every family of ``book`` under ``scenario_set`` on ``market`` with ``measure``."""
     m = len(scenario_set.scenarios)
+    if book.options and not book.cds and not book.paths:  # FX only, in request order
+        fx = _value_fx(market, scenario_set, book, measure)
+        notionals = np.array([o.notional for o in book.options])
+        with np.errstate(over="ignore"):  # an overflow is refused below, by name
+            scenario_values = fx.greeks.scenario_values * notionals[:, None]
+            values = fx.greeks.price * notionals
+        _check_magnitude(values, scenario_values)
+        return MixedValuation(fx, None, None, scenario_values, values, ("JPY",) * book.size)
     scenario_values = np.zeros((book.size, m))
     values = np.zeros(book.size)
     currencies = [""] * book.size
     fx = cds = paths = None
     if book.options:
-        try:
-            fx = value_book(
-                market=market, scenario_set=scenario_set, options=book.options, measure=measure
-            )
-        except DomainError as exc:
-            raise _renumber(exc, "instruments", book.option_rows) from None
+        fx = _value_fx(market, scenario_set, book, measure)
         notionals = np.array([o.notional for o in book.options])
         rows = list(book.option_rows)
         with np.errstate(over="ignore"):  # an overflow is refused below, by name
@@ -139,6 +142,17 @@ def value_mixed_book(
             currencies[r] = "JPY"
     _check_magnitude(values, scenario_values)
     return MixedValuation(fx, cds, paths, scenario_values, values, tuple(currencies))
+
+
+def _value_fx(
+    market: MarketSnapshot, scenario_set: ScenarioSet, book: MixedBook, measure: Measure
+) -> BookValuation:
+    try:
+        return value_book(
+            market=market, scenario_set=scenario_set, options=book.options, measure=measure
+        )
+    except DomainError as exc:
+        raise _renumber(exc, "instruments", book.option_rows) from None
 
 
 _MAX_VALUE = 1e300  # values and their differences (the P&L matrix) stay finite below this

@@ -66,6 +66,11 @@ class DiscountCurve:
             self, "_times", _pillar_times("", self.valuation_date, self.pillar_dates)
         )
 
+    @property
+    def times(self) -> np.ndarray:
+        """Pillar times, years ACT/365F from the valuation date."""
+        return self._times  # type: ignore[attr-defined,no-any-return]
+
     def zero_rates_at(self, times: np.ndarray) -> np.ndarray:
         """Zero rates at ``times`` (years ACT/365F from the valuation date)."""
         return zero_rates_at(
@@ -100,6 +105,11 @@ class AtmVolCurve:
                     f"{variances[i]:.6g} < {variances[i - 1]:.6g} at the previous pillar",
                 )
         object.__setattr__(self, "_times", times)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Pillar times, years ACT/365F from the valuation date."""
+        return self._times  # type: ignore[attr-defined,no-any-return]
 
     def total_variance(self, times: np.ndarray) -> np.ndarray:
         return atm_total_variance(

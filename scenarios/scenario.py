@@ -104,6 +104,7 @@ class ScenarioSet:
         # hashed once: the lru caches keyed on a set otherwise re-hash every scenario
         fields = (self.id, self.name, self.event_date, self.scenarios, self.description)
         object.__setattr__(self, "_hash", hash(fields))
+        object.__setattr__(self, "_passed", set())  # (valuation date, spot) checked already
 
     def __hash__(self) -> int:
         return self._hash  # type: ignore[attr-defined, no-any-return]
@@ -112,6 +113,9 @@ class ScenarioSet:
         """The event must lie after the valuation date of the market it is priced on, and
         each post-event level within a factor of 1,000 of that market's ``spot`` (beyond it
         the jump is no scenario, and the arithmetic leaves double precision)."""
+        passed = self._passed  # type: ignore[attr-defined]
+        if (valuation_date, spot) in passed:  # every request checks a built-in set again
+            return
         if self.event_date <= valuation_date:
             raise DomainError.field(
                 "event_date",
@@ -122,3 +126,6 @@ class ScenarioSet:
             return
         for i, scenario in enumerate(self.scenarios):
             checks.near_spot(f"scenarios[{i}].level", scenario.level, spot)
+        if len(passed) >= 64:  # markets come and go: keep the memory bounded
+            passed.clear()
+        passed.add((valuation_date, spot))

@@ -19,7 +19,9 @@ from functools import lru_cache
 import numpy as np
 
 from pricing.black import Payoff
+from pricing.curve import CurveInterpolation
 from pricing.digital_slope import add_results, digital_slope_terms
+from pricing.fx_book import BookTables, FxBookResult, Problem, value_fx_book
 from pricing.implied_vol import implied_vol
 from pricing.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
 from pricing.mixture import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
@@ -42,6 +44,14 @@ _IS_DIGITAL = np.isin(
         Payoff.DIGITAL_PUT_USD,
     ),
 )
+
+
+_PROBLEMS = {
+    Problem.NO_VARIANCE: "the vol surface gives no positive variance at this expiry and strike "
+    "(calendar arbitrage in the quotes: see the arbitrage report of POST /v1/vol-surface)",
+    Problem.NOT_FINITE: "cannot be priced in double precision with these inputs (a result is "
+    "not finite)",
+}
 
 
 @dataclass(frozen=True)
@@ -168,14 +178,63 @@ def value_book(
     options: tuple[FxOption, ...],
     measure: Measure = Measure.TILT,
 ) -> BookValuation:
-    """Price every option of ``options`` under the mixture of ``scenario_set`` on ``market``."""
+    """Price every option of ``options`` under the mixture of ``scenario_set`` on ``market``.
+
+    One compiled call (:mod:`pricing.fx_book`) where it applies — post-event vols flat, no
+    digital read off a market smile — and :func:`value_book_stepwise` otherwise.
+    """
+    book = _book_arrays(market, options)
+    model = build_vol_model(market, scenario_set)
+    if model.has_scenario_smiles or (
+        model.market_surface is not None and _IS_DIGITAL[book.payoffs].any()
+    ):
+        return value_book_stepwise(market=market, scenario_set=scenario_set, options=options,
+                                   measure=measure, arrays=book)  # fmt: skip
+    fit = fit_measure(market, scenario_set, measure)
+    result = value_fx_book(
+        book_tables(market, scenario_set, measure),
+        payoffs=book.payoffs,
+        strikes=book.strikes,
+        expiries=book.expiries,
+        deliveries=book.deliveries,
+    )
+    return _fused_valuation(result, fit, scenario_set, book.strikes, market.spot)
+
+
+@dataclass(frozen=True)
+class _BookArrays:
+    expiries: np.ndarray
+    deliveries: np.ndarray
+    strikes: np.ndarray
+    payoffs: np.ndarray
+
+
+def _book_arrays(market: MarketSnapshot, options: tuple[FxOption, ...]) -> _BookArrays:
+    """Expiry and delivery times (years ACT/365F), strikes and payoff codes ``[n]``."""
+    today = market.valuation_date
+    return _BookArrays(
+        expiries=np.array([year_fraction(today, o.expiry) for o in options]),
+        deliveries=np.array([year_fraction(today, o.delivery) for o in options]),
+        strikes=np.array([o.strike for o in options]),
+        payoffs=np.array([int(o.payoff) for o in options]),
+    )
+
+
+def value_book_stepwise(
+    *,
+    market: MarketSnapshot,
+    scenario_set: ScenarioSet,
+    options: tuple[FxOption, ...],
+    measure: Measure = Measure.TILT,
+    arrays: _BookArrays | None = None,
+) -> BookValuation:
+    """:func:`value_book` step by step in numpy around the compiled kernels: the path for
+    scenario smiles and digitals off a market smile, and the reference the compiled book
+    valuation is tested against."""
     fit = fit_measure(market, scenario_set, measure)
     model = build_vol_model(market, scenario_set)
-    today = market.valuation_date
-    t_exp = np.array([year_fraction(today, o.expiry) for o in options])
-    t_del = np.array([year_fraction(today, o.delivery) for o in options])
-    strikes = np.array([o.strike for o in options])
-    payoffs = np.array([int(o.payoff) for o in options])
+    book = arrays or _book_arrays(market, options)
+    t_exp, t_del, strikes, payoffs = book.expiries, book.deliveries, book.strikes, book.payoffs
     spot = market.spot
     far = ~((strikes >= spot / checks.SPOT_FACTOR) & (strikes <= spot * checks.SPOT_FACTOR))
     if far.any():  # the rule of checks.near_spot, over the whole book at once
@@ -192,11 +251,7 @@ def value_book(
     )
     if not priced.valid.all():
         i = int(np.flatnonzero(~priced.valid)[0])
-        raise DomainError.field(
-            f"instruments[{i}]",
-            "the vol surface gives no positive variance at this expiry and strike (calendar "
-            "arbitrage in the quotes: see the arbitrage report of POST /v1/vol-surface)",
-        )
+        raise DomainError.field(f"instruments[{i}]", _PROBLEMS[Problem.NO_VARIANCE])
     greeks, forwards, dfs = priced.greeks, priced.forwards, priced.discount_factors
     after = priced.after_event
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite figure is refused below
@@ -232,6 +287,79 @@ def value_book(
     )
 
 
+@lru_cache(maxsize=128)
+def book_tables(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Measure) -> BookTables:
+    """``market``, the measure and the flat post-event vols packed for
+    :func:`pricing.fx_book.value_fx_book`, once per (market, set, measure)."""
+    fit = fit_measure(market, scenario_set, measure)
+    model = build_vol_model(market, scenario_set)
+    surface = model.market_surface
+    table, events = surface.tables if surface is not None else (np.empty((0, 7)), np.empty((0, 2)))
+    linear = CurveInterpolation.LINEAR_ZERO
+    return BookTables(
+        spot=market.spot,
+        event_time=model.event_time,
+        strike_factor=checks.SPOT_FACTOR,
+        jpy_times=market.jpy_curve.times,
+        jpy_rates=np.array(market.jpy_curve.zero_rates),
+        jpy_log_linear=market.jpy_curve.interpolation is not linear,
+        usd_times=market.usd_curve.times,
+        usd_rates=np.array(market.usd_curve.zero_rates),
+        usd_log_linear=market.usd_curve.interpolation is not linear,
+        atm_times=market.atm_vols.times,
+        atm_vols=np.array(market.atm_vols.vols),
+        surface=table,
+        events=events,
+        weights=np.ascontiguousarray(fit.weights, dtype=float),
+        jumps=np.ascontiguousarray(fit.jumps, dtype=float),
+        log_jumps=np.log(fit.jumps),
+        post_vols=np.array([[s.vol * s.scale for s in model.smiles]]),
+        d_weights=np.ascontiguousarray(fit.d_weights, dtype=float),
+        d_jumps=np.ascontiguousarray(fit.d_jumps, dtype=float),
+    )
+
+
+def _fused_valuation(
+    result: FxBookResult,
+    fit: MeasureFit,
+    scenario_set: ScenarioSet,
+    strikes: np.ndarray,
+    spot: float,
+) -> BookValuation:
+    """The :class:`BookValuation` of a compiled valuation; its problem raised by name."""
+    if result.problem is not Problem.NONE:
+        i = result.index
+        if result.problem is Problem.FAR_STRIKE:
+            checks.near_spot(f"instruments[{i}].strike", float(strikes[i]), spot)
+        raise DomainError.field(f"instruments[{i}]", _PROBLEMS[result.problem])
+    (price, delta, delta_pa, gamma, vega, theta, rho_jpy, rho_usd, forwards, _, _, _, _,
+     post_times, implied_vols) = result.columns  # the rows, in Column's order  # fmt: skip
+    greeks = MixtureResult(
+        price=price,
+        delta=delta,
+        delta_premium_adjusted=delta_pa,
+        gamma=gamma,
+        vega=vega,
+        theta=theta,
+        rho_jpy=rho_jpy,
+        rho_usd=rho_usd,
+        scenario_values=result.scenario_values,
+        d_jumps=result.d_jumps,
+    )
+    status = result.implied_status
+    return BookValuation(
+        fit=fit,
+        scenario_names=tuple(s.name for s in scenario_set.scenarios),
+        forwards=forwards,
+        after_event=post_times > 0.0,
+        greeks=greeks,
+        d_levels=result.d_levels,
+        implied_vols=implied_vols,
+        implied_ok=status == 0,
+        implied_status=status,
+    )
+
+
 def _check_finite(greeks: MixtureResult, d_levels: np.ndarray) -> None:
     """A non-finite figure means an input slipped past validation: refuse to return it."""
     arrays = [getattr(greeks, name) for name in greeks.__dataclass_fields__]
@@ -244,10 +372,7 @@ def _check_finite(greeks: MixtureResult, d_levels: np.ndarray) -> None:
         bad |= ~(finite if finite.ndim == 1 else finite.all(axis=1))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DomainError.field(
-            f"instruments[{i}]",
-            "cannot be priced in double precision with these inputs (a result is not finite)",
-        )
+        raise DomainError.field(f"instruments[{i}]", _PROBLEMS[Problem.NOT_FINITE])
 
 
 def event_time(market: MarketSnapshot, scenario_set: ScenarioSet) -> float:

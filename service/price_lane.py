@@ -22,7 +22,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scenarios.errors import DomainError
 from service.response_cache import ResponseCache
 from service.routes.price import inline, render, value
 from service.schemas.price import PriceRequest, to_job
@@ -115,7 +114,7 @@ class PriceLane:
         try:
             job = to_job(request, self.settings.max_instruments, self.settings)
             return render(job, value(job))
-        except DomainError:
+        except Exception:  # the route answers it: a problem response, as it always did
             return None
 
     def _keeper(self, key: bytes, send: Send) -> Send:
