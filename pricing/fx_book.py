@@ -133,6 +133,7 @@ _FAR, _NO_VARIANCE, _NOT_FINITE = (
 )
 (_PRICE, _DELTA, _DELTA_PA, _GAMMA, _VEGA, _THETA, _RHO_JPY, _RHO_USD, _FORWARD, _DF,
  _RATE_JPY, _RATE_USD, _PRE_TIME, _POST_TIME, _IMPLIED_VOL) = range(15)  # fmt: skip
+_COLUMNS = len(Column)
 
 
 def _book_body(
@@ -238,7 +239,7 @@ def value_fx_book(
         :class:`FxBookResult`; check ``problem`` before reading the figures.
     """
     n, m = len(strikes), tables.weights.shape[0]
-    columns = np.empty((len(Column), n))
+    columns = np.empty((_COLUMNS, n))
     pre_vols = np.empty((n, m if tables.surface.shape[0] else 1))
     scenario_values, d_jumps, d_levels = np.empty((n, m)), np.empty((n, m)), np.empty((n, m))
     status = np.empty(n, dtype=np.int8)
@@ -253,6 +254,5 @@ def value_fx_book(
         t.post_vols, t.d_weights, t.d_jumps, PAYOFF_TABLE, columns, pre_vols, scenario_values,
         d_jumps, d_levels, status,
     )  # fmt: skip
-    return FxBookResult(
-        columns, scenario_values, d_jumps, d_levels, status, Problem(problem), int(index)
-    )
+    found = Problem(problem) if problem else Problem.NONE
+    return FxBookResult(columns, scenario_values, d_jumps, d_levels, status, found, index)

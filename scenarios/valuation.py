@@ -332,17 +332,16 @@ def _fused_valuation(
         if result.problem is Problem.FAR_STRIKE:
             checks.near_spot(f"instruments[{i}].strike", float(strikes[i]), spot)
         raise DomainError.field(f"instruments[{i}]", _PROBLEMS[result.problem])
-    (price, delta, delta_pa, gamma, vega, theta, rho_jpy, rho_usd, forwards, _, _, _, _,
-     post_times, implied_vols) = result.columns  # the rows, in Column's order  # fmt: skip
+    c = result.columns  # rows by pricing.fx_book.Column
     greeks = MixtureResult(
-        price=price,
-        delta=delta,
-        delta_premium_adjusted=delta_pa,
-        gamma=gamma,
-        vega=vega,
-        theta=theta,
-        rho_jpy=rho_jpy,
-        rho_usd=rho_usd,
+        price=c[0],
+        delta=c[1],
+        delta_premium_adjusted=c[2],
+        gamma=c[3],
+        vega=c[4],
+        theta=c[5],
+        rho_jpy=c[6],
+        rho_usd=c[7],
         scenario_values=result.scenario_values,
         d_jumps=result.d_jumps,
     )
@@ -350,11 +349,11 @@ def _fused_valuation(
     return BookValuation(
         fit=fit,
         scenario_names=tuple(s.name for s in scenario_set.scenarios),
-        forwards=forwards,
-        after_event=post_times > 0.0,
+        forwards=c[8],
+        after_event=c[13] > 0.0,
         greeks=greeks,
         d_levels=result.d_levels,
-        implied_vols=implied_vols,
+        implied_vols=c[14],
         implied_ok=status == 0,
         implied_status=status,
     )

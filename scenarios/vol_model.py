@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -118,7 +118,7 @@ class VolModel:
     market_surface: VolSurface | None
     smiles: tuple[PostEventSmile, ...]
 
-    @property
+    @cached_property
     def has_scenario_smiles(self) -> bool:
         return any(s.surface is not None for s in self.smiles)
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Discriminator, Field, Tag
 
-from pricing.measure import Measure
+from pricing.measure import Measure, MeasureFit
 from scenarios.book import MixedBook, MixedValuation
 from scenarios.cds_valuation import build_cds_contract
 from scenarios.credit import CreditMarket
@@ -73,10 +73,20 @@ class InstrumentIn(Schema):
     label: str | None = Field(default=None, max_length=200)
 
     def to_domain(self, valuation_date: dt.date, index: int) -> FxOption:
-        return under(
-            f"instruments[{index}]",
-            lambda: build_fx_option(valuation_date=valuation_date, **self.model_dump()),
-        )
+        try:  # every field by name: model_dump costs more than the build (~5 µs a line)
+            return build_fx_option(
+                valuation_date=valuation_date,
+                kind=self.kind,
+                strike=self.strike,
+                expiry=self.expiry,
+                tenor=self.tenor,
+                delivery=self.delivery,
+                payout_currency=self.payout_currency,
+                notional=self.notional,
+                label=self.label,
+            )
+        except DomainError as exc:
+            raise exc.prefixed(f"instruments[{index}]") from None
 
 
 class CdsInstrumentIn(CdsContractIn):
@@ -432,6 +442,23 @@ def _cds_rows(valuation: MixedValuation) -> list[dict[str, Any]]:
     ]
 
 
+_MEASURE_BLOCKS: dict[tuple[ScenarioSet, float, Measure], dict[str, Any]] = {}
+
+
+def _measure_block(
+    fit: MeasureFit, scenario_set: ScenarioSet, spot: float, measure: Measure
+) -> dict[str, Any]:
+    """:func:`measure_read` once per (set, spot, measure), which determine ``fit``
+    (:func:`scenarios.valuation.fit_measure`); shared by the responses, read only."""
+    key = (scenario_set, spot, measure)
+    block = _MEASURE_BLOCKS.get(key)
+    if block is None:
+        if len(_MEASURE_BLOCKS) >= 256:  # inline sets come and go: keep the memory bounded
+            _MEASURE_BLOCKS.clear()
+        block = _MEASURE_BLOCKS[key] = measure_read(fit, scenario_set)
+    return block
+
+
 def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
     """The response body as plain JSON types (built directly: books can be large)."""
     results: list[dict[str, Any]] = [{} for _ in range(job.book.size)]
@@ -452,7 +479,7 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
         "valuation_date": job.market.valuation_date.isoformat(),
         "event_date": job.scenario_set.event_date.isoformat(),
         "spot": job.market.spot,
-        "measure": measure_read(fit, job.scenario_set),
+        "measure": _measure_block(fit, job.scenario_set, job.market.spot, job.measure),
         "results": results,
         "scenario_pnl": matrix,
     }
