@@ -105,7 +105,7 @@ class BookTables:
     d_jumps: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a fresh result (see pricing.mixture.MixtureResult)
 class FxBookResult:
     """Figures for ``n`` options and ``m`` scenarios.
 

@@ -96,7 +96,7 @@ class ScenarioMix:
     vols: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a fresh result: built per request, slots build ~4× faster than frozen
 class MixtureResult:
     """Prices and Greeks, shape ``[n]`` unless noted; JPY per unit of notional."""
 

@@ -48,7 +48,7 @@ class MixedBook:
         return len(self.option_rows) + len(self.cds_rows) + len(self.path_rows)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a fresh result (see pricing.mixture.MixtureResult)
 class MixedValuation:
     """Per-family valuations and the book's scenario matrix in request order.
 

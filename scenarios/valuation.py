@@ -54,7 +54,7 @@ _PROBLEMS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a fresh result (see MixtureResult)
 class BookValuation:
     """Arrays over the book's ``n`` options and the set's ``m`` scenarios.
 
@@ -201,7 +201,7 @@ def value_book(
     return _fused_valuation(result, fit, scenario_set, book.strikes, market.spot)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _BookArrays:
     expiries: np.ndarray
     deliveries: np.ndarray

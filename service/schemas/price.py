@@ -461,18 +461,27 @@ def _measure_block(
 
 def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
     """The response body as plain JSON types (built directly: books can be large)."""
-    results: list[dict[str, Any]] = [{} for _ in range(job.book.size)]
-    for row, result in zip(job.book.option_rows, _fx_rows(job, valuation), strict=True):
-        results[row] = result
-    for row, result in zip(job.book.cds_rows, _cds_rows(valuation), strict=True):
-        results[row] = result
-    if valuation.paths is not None:
-        for row, result in zip(job.book.path_rows, path_results(valuation.paths), strict=True):
-            results[row] = {**result, "currency": "JPY"}
     fx = valuation.fx
+    fx_only = valuation.cds is None and valuation.paths is None
+    if fx_only:  # the common book: FX lines in request order, every figure finite
+        results = _fx_rows(job, valuation)
+    else:
+        results = [{} for _ in range(job.book.size)]
+        for row, result in zip(job.book.option_rows, _fx_rows(job, valuation), strict=True):
+            results[row] = result
+        for row, result in zip(job.book.cds_rows, _cds_rows(valuation), strict=True):
+            results[row] = result
+        if valuation.paths is not None:
+            rows = path_results(valuation.paths)
+            for row, result in zip(job.book.path_rows, rows, strict=True):
+                results[row] = {**result, "currency": "JPY"}
     fit = fx.fit if fx is not None else fit_measure(job.market, job.scenario_set, job.measure)
-    names = tuple(s.name for s in job.scenario_set.scenarios)
-    matrix = scenario_pnl(names, list(job.labels), valuation.scenario_values, valuation.values)
+    names = (
+        fx.scenario_names if fx is not None else tuple(s.name for s in job.scenario_set.scenarios)
+    )
+    matrix = scenario_pnl(
+        names, list(job.labels), valuation.scenario_values, valuation.values, finite=fx_only
+    )
     matrix["currencies"] = list(valuation.currencies)
     return {
         "scenario_set_id": job.scenario_set.id,

@@ -72,14 +72,20 @@ def measure_read(fit: MeasureFit, scenario_set: ScenarioSet) -> dict[str, Any]:
 
 
 def scenario_pnl(
-    names: tuple[str, ...], labels: list[str], values: np.ndarray, mixture: np.ndarray
+    names: tuple[str, ...],
+    labels: list[str],
+    values: np.ndarray,
+    mixture: np.ndarray,
+    *,
+    finite: bool = False,
 ) -> dict[str, Any]:
     """Scenario × instrument matrix: value if scenario i happens, and P&L against today's
-    mixture value (both × notional, in each instrument's currency)."""
+    mixture value (both × notional, in each instrument's currency). NaN (a Monte Carlo
+    scenario no path reached) becomes null; ``finite`` says the caller knows there is none."""
 
     def rows(matrix: np.ndarray) -> list[list[float | None]]:
         table = matrix.T
-        if np.isfinite(table).all():  # the common case: no per-element check (~100 ms/10k lines)
+        if finite or np.isfinite(table).all():  # no per-element check (~100 ms/10k lines)
             return table.tolist()  # type: ignore[no-any-return]
         return [[v if math.isfinite(v) else None for v in row] for row in table.tolist()]
 
