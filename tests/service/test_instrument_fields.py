@@ -1,0 +1,32 @@
+"""``InstrumentIn.to_domain`` passes every field by name (no ``model_dump``, for speed): a
+field added to the schema and not to ``build_fx_option`` (or the other way) must fail here,
+not be dropped silently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+
+from scenarios.instruments import build_fx_option
+from service.schemas.price import InstrumentIn
+
+
+def test_every_schema_field_reaches_the_domain_builder() -> None:
+    builder = set(inspect.signature(build_fx_option).parameters) - {"valuation_date"}
+    assert set(InstrumentIn.model_fields) == builder
+
+
+def test_each_field_arrives_with_its_value() -> None:
+    line = InstrumentIn(
+        kind="digital_call",
+        strike=151.25,
+        expiry=dt.date(2025, 9, 12),
+        delivery=dt.date(2025, 9, 16),
+        payout_currency="USD",
+        notional=3e6,
+        label="desk 7",
+    )
+    option = line.to_domain(dt.date(2025, 6, 13), 0)
+    expected = line.model_dump()
+    for name, value in expected.items():
+        assert getattr(option, name) == value, name
