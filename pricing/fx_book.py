@@ -21,7 +21,7 @@ per unit of notional.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numba as nb
@@ -104,6 +104,29 @@ class BookTables:
     d_weights: np.ndarray
     d_jumps: np.ndarray
 
+    def __post_init__(self) -> None:
+        """Pack the tables as the kernel takes them: one argument each (numba spends
+        ~0.1 µs per argument on every call)."""
+        flags = (float(self.jpy_log_linear), float(self.usd_log_linear))
+        low, high = self.spot / self.strike_factor, self.spot * self.strike_factor
+        packed = {
+            "scalars": np.array([self.spot, self.event_time, low, high, *flags]),
+            "jpy": np.array([self.jpy_times, self.jpy_rates], dtype=float),
+            "usd": np.array([self.usd_times, self.usd_rates], dtype=float),
+            "atm": np.array([self.atm_times, self.atm_vols], dtype=float),
+            "scenarios": np.array([self.weights, self.jumps, self.log_jumps], dtype=float),
+            "measure_derivatives": np.array([self.d_weights, self.d_jumps], dtype=float),
+        }
+        for name, value in packed.items():
+            object.__setattr__(self, name, value)
+
+    scalars: np.ndarray = field(init=False, repr=False, compare=False)
+    jpy: np.ndarray = field(init=False, repr=False, compare=False)
+    usd: np.ndarray = field(init=False, repr=False, compare=False)
+    atm: np.ndarray = field(init=False, repr=False, compare=False)
+    scenarios: np.ndarray = field(init=False, repr=False, compare=False)
+    measure_derivatives: np.ndarray = field(init=False, repr=False, compare=False)
+
 
 @dataclass(slots=True)  # a fresh result (see pricing.mixture.MixtureResult)
 class FxBookResult:
@@ -112,8 +135,9 @@ class FxBookResult:
     ``columns [15, n]`` by :class:`Column`; ``scenario_values``, ``d_jumps`` (∂price/∂J_j at
     fixed weights) and ``d_levels`` (∂price/∂L_k through the measure, 0 before the event)
     ``[n, m]``; ``implied_status [n]`` the codes of :mod:`pricing.implied_vol` (−1 not a
-    vanilla). ``problem`` is :attr:`Problem.NONE`, or the first problem met and its option
-    ``index`` (the figures are then not to be used).
+    vanilla); ``after_event``, ``implied_ok`` ``[n]`` bool. ``problem`` is
+    :attr:`Problem.NONE`, or the first problem met and its option ``index`` (the figures are
+    then not to be used).
     """
 
     columns: np.ndarray
@@ -121,6 +145,8 @@ class FxBookResult:
     d_jumps: np.ndarray
     d_levels: np.ndarray
     implied_status: np.ndarray
+    after_event: np.ndarray
+    implied_ok: np.ndarray
     problem: Problem
     index: int
 
@@ -137,11 +163,30 @@ _COLUMNS = len(Column)
 
 
 def _book_body(
-    payoffs, strikes, expiries, deliveries, spot, event_time, low, high,
-    jpy_times, jpy_rates, jpy_log_linear, usd_times, usd_rates, usd_log_linear,
-    atm_times, atm_vols, surface, events, weights, jumps, log_jumps, post_vols,
-    d_weights, d_jump_fit, payoff_table, out, pre_vols, scen_values, d_jumps, d_levels, status,
+    payoffs, options, scalars, jpy, usd, atm, surface, events, scen, measure_d, post_vols,
+    payoff_table, out, per_scenario, status, flags,
 ):  # fmt: skip
+    # options [3, n]: expiries, deliveries, strikes; scalars: spot, event time, strike bounds,
+    # log-linear flags (JPY, USD); jpy/usd/atm [2, p]: pillar times, values; scen [3, m]:
+    # weights, jumps, log jumps; measure_d [2, m, m]: ∂q/∂J, ∂J_eff/∂J; per_scenario [3, n, m]:
+    # scenario values, ∂/∂J, ∂/∂L; flags [2, n]: after the event, implied vol converged
+    expiries = options[0]
+    deliveries = options[1]
+    strikes = options[2]
+    spot = scalars[0]
+    event_time = scalars[1]
+    low = scalars[2]
+    high = scalars[3]
+    weights = scen[0]
+    jumps = scen[1]
+    log_jumps = scen[2]
+    d_weights = measure_d[0]
+    d_jump_fit = measure_d[1]
+    scen_values = per_scenario[0]
+    d_jumps = per_scenario[1]
+    d_levels = per_scenario[2]
+    after_event = flags[0]
+    converged = flags[1]
     n = strikes.shape[0]
     m = weights.shape[0]
     for i in range(n):
@@ -164,20 +209,22 @@ def _book_body(
     r_f = out[_RATE_USD]
     pre_t = out[_PRE_TIME]
     post_t = out[_POST_TIME]
-    zero_rates_serial(jpy_times, jpy_rates, deliveries, jpy_log_linear, r_d)
-    zero_rates_serial(usd_times, usd_rates, deliveries, usd_log_linear, r_f)
+    zero_rates_serial(jpy[0], jpy[1], deliveries, scalars[4] != 0.0, r_d)
+    zero_rates_serial(usd[0], usd[1], deliveries, scalars[5] != 0.0, r_f)
     for i in range(n):
         pre_t[i] = min(expiries[i], event_time)
         post_t[i] = max(expiries[i] - event_time, 0.0)
     use_surface = surface.shape[0] > 0
     atm_variance = np.empty(0 if use_surface else n)
     if not use_surface:
-        atm_variance_serial(atm_times, atm_vols, pre_t, atm_variance)
+        atm_variance_serial(atm[0], atm[1], pre_t, atm_variance)
     valid = np.ones(n, dtype=np.bool_)
+    pre_vols = np.empty((n, m if use_surface else 1))
     for i in nb.prange(n):
         forwards[i] = spot * math.exp((r_d[i] - r_f[i]) * deliveries[i])
         dfs[i] = math.exp(-r_d[i] * deliveries[i])
         after = post_t[i] > 0.0
+        after_event[i] = after
         if use_surface:  # the pre-event smile at K/J_j after the event, at K before it
             for j in range(m if after else 1):  # before the event only column 0 is read
                 shifted = forwards[i] * jumps[j] if after else forwards[i]
@@ -204,9 +251,11 @@ def _book_body(
                                      code == _CALL)  # fmt: skip
             implied[i] = vol
             status[i] = flag
+            converged[i] = flag == 0
         else:
             implied[i] = 0.0
             status[i] = -1
+            converged[i] = False
     for i in range(n):
         if not valid[i]:
             return _NO_VARIANCE, i
@@ -238,21 +287,29 @@ def value_fx_book(
     Returns:
         :class:`FxBookResult`; check ``problem`` before reading the figures.
     """
-    n, m = len(strikes), tables.weights.shape[0]
+    options = np.array([expiries, deliveries, strikes], dtype=float)
+    return value_fx_options(tables, payoffs=np.asarray(payoffs, dtype=np.int64), options=options)
+
+
+def value_fx_options(
+    tables: BookTables, *, payoffs: np.ndarray, options: np.ndarray
+) -> FxBookResult:
+    """:func:`value_fx_book` with the options packed: ``payoffs`` int64 ``[n]``, ``options``
+    float ``[3, n]`` (expiry times, delivery times, strikes), both C-contiguous."""
+    n, m = options.shape[1], tables.weights.shape[0]
     columns = np.empty((_COLUMNS, n))
-    pre_vols = np.empty((n, m if tables.surface.shape[0] else 1))
-    scenario_values, d_jumps, d_levels = np.empty((n, m)), np.empty((n, m)), np.empty((n, m))
+    per_scenario = np.empty((3, n, m))
     status = np.empty(n, dtype=np.int8)
+    flags = np.empty((2, n), dtype=np.bool_)
     kernel = _book_serial if n < PARALLEL_THRESHOLD else _book_parallel
     t = tables
     problem, index = kernel(
-        np.ascontiguousarray(payoffs, dtype=np.int64), np.ascontiguousarray(strikes, dtype=float),
-        np.ascontiguousarray(expiries, dtype=float), np.ascontiguousarray(deliveries, dtype=float),
-        t.spot, t.event_time, t.spot / t.strike_factor, t.spot * t.strike_factor,
-        t.jpy_times, t.jpy_rates, t.jpy_log_linear, t.usd_times, t.usd_rates, t.usd_log_linear,
-        t.atm_times, t.atm_vols, t.surface, t.events, t.weights, t.jumps, t.log_jumps,
-        t.post_vols, t.d_weights, t.d_jumps, PAYOFF_TABLE, columns, pre_vols, scenario_values,
-        d_jumps, d_levels, status,
+        payoffs, options, t.scalars, t.jpy, t.usd, t.atm, t.surface, t.events, t.scenarios,
+        t.measure_derivatives, t.post_vols, PAYOFF_TABLE, columns, per_scenario, status, flags,
     )  # fmt: skip
     found = Problem(problem) if problem else Problem.NONE
-    return FxBookResult(columns, scenario_values, d_jumps, d_levels, status, found, index)
+    scenario_values, d_jumps, d_levels = per_scenario
+    after_event, converged = flags
+    return FxBookResult(
+        columns, scenario_values, d_jumps, d_levels, status, after_event, converged, found, index
+    )

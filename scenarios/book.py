@@ -27,7 +27,7 @@ from scenarios.scenario import ScenarioSet
 from scenarios.valuation import BookValuation, value_book
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built per request and read only: slots build ~4× faster than frozen
 class MixedBook:
     """Instruments by family, with each one's position in the request (``rows``)."""
 
@@ -80,8 +80,13 @@ def value_mixed_book(
 ) -> MixedValuation:
     """Value every family of ``book`` under ``scenario_set`` on ``market`` with ``measure``."""
     m = len(scenario_set.scenarios)
-    if book.options and not book.cds and not book.paths:  # FX only, in request order
-        fx = _value_fx(market, scenario_set, book, measure)
+    if not book.cds and not book.paths and book.options:  # FX only, in request order
+        try:
+            fx = value_book(
+                market=market, scenario_set=scenario_set, options=book.options, measure=measure
+            )
+        except DomainError as exc:
+            raise _renumber(exc, "instruments", book.option_rows) from None
         # No overflow to check: every figure per unit is finite (value_book refuses others)
         # and below ~1e17 — a scenario's forward is at most 1e6 (spot) × 1e6 (a jump under
         # 'scale') × e^10 (rates ≤ 100% over ≤ 10 years) — so × notional ≤ 1e15 stays far

@@ -92,8 +92,14 @@ def _tenor_dates(valuation_date: dt.date, count: int, unit: str) -> tuple[dt.dat
 
 def tenor_dates(field: str, valuation_date: dt.date, tenor: str) -> tuple[dt.date, dt.date]:
     """(expiry, delivery) of an FX option of ``tenor`` traded on ``valuation_date``."""
-    count, unit = check_tenor(field, tenor)
+    known = _KNOWN_TENORS.get(tenor) if isinstance(tenor, str) else None
+    count, unit = known or check_tenor(field, tenor)
+    if known is None and len(_KNOWN_TENORS) < 1024:  # a handful in practice: 1W, 1M, 3M …
+        _KNOWN_TENORS[tenor] = (count, unit)
     return _tenor_dates(valuation_date, count, unit)
+
+
+_KNOWN_TENORS: dict[str, tuple[int, str]] = {}  # tenors check_tenor accepted, parsed
 
 
 def pillar_date(field: str, valuation_date: dt.date, tenor: str) -> dt.date:

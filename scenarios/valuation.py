@@ -21,7 +21,7 @@ import numpy as np
 from pricing.black import Payoff
 from pricing.curve import CurveInterpolation
 from pricing.digital_slope import add_results, digital_slope_terms
-from pricing.fx_book import BookTables, FxBookResult, Problem, value_fx_book
+from pricing.fx_book import BookTables, FxBookResult, Problem, value_fx_options
 from pricing.implied_vol import implied_vol
 from pricing.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
 from pricing.mixture import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
@@ -185,38 +185,48 @@ def value_book(
     """
     book = _book_arrays(market, options)
     model = build_vol_model(market, scenario_set)
-    if model.has_scenario_smiles or (
-        model.market_surface is not None and _IS_DIGITAL[book.payoffs].any()
-    ):
+    if model.has_scenario_smiles or (model.market_surface is not None and book.has_digital):
         return value_book_stepwise(market=market, scenario_set=scenario_set, options=options,
                                    measure=measure, arrays=book)  # fmt: skip
     fit = fit_measure(market, scenario_set, measure)
-    result = value_fx_book(
-        book_tables(market, scenario_set, measure),
-        payoffs=book.payoffs,
-        strikes=book.strikes,
-        expiries=book.expiries,
-        deliveries=book.deliveries,
-    )
+    tables = book_tables(market, scenario_set, measure)
+    result = value_fx_options(tables, payoffs=book.payoffs, options=book.packed)
     return _fused_valuation(result, fit, scenario_set, book.strikes, market.spot)
 
 
 @dataclass(slots=True)
 class _BookArrays:
+    packed: np.ndarray  # [3, n]: the next three as rows
     expiries: np.ndarray
     deliveries: np.ndarray
     strikes: np.ndarray
     payoffs: np.ndarray
+    has_digital: bool
+
+
+_DIGITAL_CODES = frozenset(int(p) for p in Payoff if _IS_DIGITAL[p])
 
 
 def _book_arrays(market: MarketSnapshot, options: tuple[FxOption, ...]) -> _BookArrays:
     """Expiry and delivery times (years ACT/365F), strikes and payoff codes ``[n]``."""
     today = market.valuation_date
+    codes = [int(o.payoff) for o in options]
+    packed = np.array(
+        [
+            [year_fraction(today, o.expiry) for o in options],
+            [year_fraction(today, o.delivery) for o in options],
+            [o.strike for o in options],
+        ],
+        dtype=float,
+    ).reshape(3, len(options))
+    expiries, deliveries, strikes = packed
     return _BookArrays(
-        expiries=np.array([year_fraction(today, o.expiry) for o in options]),
-        deliveries=np.array([year_fraction(today, o.delivery) for o in options]),
-        strikes=np.array([o.strike for o in options]),
-        payoffs=np.array([int(o.payoff) for o in options]),
+        packed=packed,
+        expiries=expiries,
+        deliveries=deliveries,
+        strikes=strikes,
+        payoffs=np.array(codes, dtype=np.int64),
+        has_digital=not _DIGITAL_CODES.isdisjoint(codes),
     )
 
 
@@ -350,11 +360,11 @@ def _fused_valuation(
         fit=fit,
         scenario_names=tuple(s.name for s in scenario_set.scenarios),
         forwards=c[8],
-        after_event=c[13] > 0.0,
+        after_event=result.after_event,
         greeks=greeks,
         d_levels=result.d_levels,
         implied_vols=c[14],
-        implied_ok=status == 0,
+        implied_ok=result.implied_ok,
         implied_status=status,
     )
 

@@ -7,11 +7,14 @@ values a new small FX book itself — with the functions the route calls
 anything else on to the route with the body replayed: an invalid request, so that the route's
 validation writes the problem response, or a book the route values on a worker thread (CDS,
 paths, ``FXSCEN_OFFLOAD_THRESHOLD`` lines and more). Responses of ``200`` are kept in the
-cache on either path.
+cache on either path. Any error while the lane values a book (a domain error, or one it did
+not foresee) passes the request to the route, which answers as it always does.
 
-Skipping the framework's routing, dependency injection and body handling for the common case
-saves ~0.2 ms per request (the README's performance table). The route stays the documented
-endpoint (``/docs``) and the general path; a test holds the two to the same bytes.
+:class:`service.app.PricingService` puts the lane in front of the whole framework stack, its
+error middleware included: skipping the framework's layers, routing, dependency injection and
+body handling for the common case saves ~0.2 ms per request (the README's performance table).
+The route stays the documented endpoint (``/docs``) and the general path; a test holds the two
+to the same bytes.
 """
 
 from __future__ import annotations

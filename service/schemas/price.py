@@ -268,7 +268,7 @@ _IV_STATUS = {
 _PATH_TYPES = (BarrierOptionIn, TouchOptionIn, DoubleNoTouchIn)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # per request, read only (see scenarios.book.MixedBook)
 class PriceJob:
     """A price request resolved to domain objects."""
 

@@ -93,13 +93,13 @@ def test_compiled_book_equals_the_stepwise_assembly(market, kinds, measure) -> N
 
 def test_the_compiled_path_is_taken_where_it_applies(monkeypatch) -> None:
     calls = []
-    original = fx_book.value_fx_book
+    original = fx_book.value_fx_options
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr("scenarios.valuation.value_fx_book", counting)
+    monkeypatch.setattr("scenarios.valuation.value_fx_options", counting)
     value_book(market=MARKET, scenario_set=SET, options=book(VANILLAS))
     value_book(market=BARE, scenario_set=SET, options=book(DIGITALS))
     assert len(calls) == 2

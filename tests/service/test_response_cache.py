@@ -248,3 +248,21 @@ def test_the_lane_answers_as_the_route_does(uncached: TestClient, name: str) -> 
     assert lane.status_code == route.status_code
     assert lane.headers["content-type"] == route.headers["content-type"]
     assert lane.content == route.content
+
+
+def test_an_error_the_lane_did_not_foresee_goes_to_the_route(monkeypatch) -> None:
+    """The lane sits outside the framework's error handling: whatever goes wrong while it
+    values a book, the request is passed on and the route answers it (here: as usual)."""
+    with TestClient(create_app(Settings(response_cache_bytes=0))) as client:
+        expected = client.post("/v1/price", content=body(151.0), headers=JSON)
+
+        def broken(job: Any) -> Any:
+            raise RuntimeError("planted")
+
+        monkeypatch.setattr("service.price_lane.value", broken)
+        stats = client.app.state.price_lane
+        passed = stats.passed
+        reply = client.post("/v1/price", content=body(151.0), headers=JSON)
+    assert reply.status_code == 200
+    assert reply.content == expected.content
+    assert stats.passed == passed + 1
