@@ -157,8 +157,9 @@ _FAR, _NO_VARIANCE, _NOT_FINITE = (
     int(Problem.NO_VARIANCE),
     int(Problem.NOT_FINITE),
 )
+# Column's rows as plain ints, which the compiled body reads as constants
 (_PRICE, _DELTA, _DELTA_PA, _GAMMA, _VEGA, _THETA, _RHO_JPY, _RHO_USD, _FORWARD, _DF,
- _RATE_JPY, _RATE_USD, _PRE_TIME, _POST_TIME, _IMPLIED_VOL) = range(15)  # fmt: skip
+ _RATE_JPY, _RATE_USD, _PRE_TIME, _POST_TIME, _IMPLIED_VOL) = (int(c) for c in Column)  # fmt: skip
 _COLUMNS = len(Column)
 
 

@@ -196,12 +196,21 @@ def value_book(
 
 @dataclass(slots=True)
 class _BookArrays:
-    packed: np.ndarray  # [3, n]: the next three as rows
-    expiries: np.ndarray
-    deliveries: np.ndarray
-    strikes: np.ndarray
+    packed: np.ndarray  # [3, n]: expiry times, delivery times, strikes
     payoffs: np.ndarray
     has_digital: bool
+
+    @property
+    def expiries(self) -> np.ndarray:
+        return self.packed[0]
+
+    @property
+    def deliveries(self) -> np.ndarray:
+        return self.packed[1]
+
+    @property
+    def strikes(self) -> np.ndarray:
+        return self.packed[2]
 
 
 _DIGITAL_CODES = frozenset(int(p) for p in Payoff if _IS_DIGITAL[p])
@@ -219,12 +228,8 @@ def _book_arrays(market: MarketSnapshot, options: tuple[FxOption, ...]) -> _Book
         ],
         dtype=float,
     ).reshape(3, len(options))
-    expiries, deliveries, strikes = packed
     return _BookArrays(
         packed=packed,
-        expiries=expiries,
-        deliveries=deliveries,
-        strikes=strikes,
         payoffs=np.array(codes, dtype=np.int64),
         has_digital=not _DIGITAL_CODES.isdisjoint(codes),
     )
