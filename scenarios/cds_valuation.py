@@ -86,6 +86,7 @@ def _maturities(valuation_date: dt.date, tenors: tuple[str, ...]) -> tuple[dt.da
 
 
 def _check_maturity(field: str, valuation_date: dt.date, maturity: dt.date) -> None:
+    checks.within_horizon(field, valuation_date, maturity)
     step_in = valuation_date + dt.timedelta(days=1)
     if maturity <= step_in:
         raise DomainError.field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from scenarios.errors import DomainError
@@ -52,3 +53,40 @@ def near_spot(field: str, value: float, spot: float) -> float:
             f"got {value!r}",
         )
     return value
+
+
+# QuantLib's calendars and schedules cover 1901-01-01 … 2199-12-31: every date a request gives
+# or implies (valuation, event, expiry, delivery, pillar, maturity) must lie inside.
+FIRST_DATE = dt.date(1901, 1, 1)
+LAST_DATE = dt.date(2199, 12, 31)
+MAX_EXPIRY_YEARS = 30  # expiries, deliveries and maturities: at most 30 years after valuation
+
+
+def in_calendar(field: str, value: dt.date) -> dt.date:
+    """A date within :data:`FIRST_DATE` … :data:`LAST_DATE`."""
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise DomainError.field(
+            field,
+            f"must be between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}, "
+            f"got {value.isoformat()}",
+        )
+    return value
+
+
+def within_horizon(field: str, valuation_date: dt.date, value: dt.date) -> dt.date:
+    """A date at most :data:`MAX_EXPIRY_YEARS` after ``valuation_date`` (and in the calendar)."""
+    limit = _years_after(valuation_date, MAX_EXPIRY_YEARS)
+    if value > limit:
+        raise DomainError.field(
+            field,
+            f"must be at most {MAX_EXPIRY_YEARS} years after the valuation date "
+            f"{valuation_date.isoformat()} (by {limit.isoformat()}), got {value.isoformat()}",
+        )
+    return in_calendar(field, value)
+
+
+def _years_after(date: dt.date, years: int) -> dt.date:
+    try:
+        return date.replace(year=date.year + years)
+    except ValueError:  # 29 February
+        return date.replace(year=date.year + years, day=28)

@@ -26,6 +26,7 @@ from functools import lru_cache
 import QuantLib as ql
 
 from pricing.quantlib_guard import from_ql_date, quantlib_session, to_ql_date
+from scenarios import checks
 from scenarios.errors import DomainError
 
 TENOR_PATTERN = re.compile(r"^(ON|(\d{1,3})([DWMY]))$")
@@ -47,8 +48,15 @@ def _spot(date: ql.Date) -> ql.Date:
     return _JOINT.adjust(_TOKYO.advance(first, 1, ql.Days), ql.Following)
 
 
-def spot_date(trade_date: dt.date) -> dt.date:
-    """USD/JPY spot date (T+2) for a trade on ``trade_date``."""
+def spot_date(trade_date: dt.date, field: str = "valuation_date") -> dt.date:
+    """USD/JPY spot date (T+2) for a trade on ``trade_date``; ``field`` names it in errors."""
+    last = checks.LAST_DATE - dt.timedelta(days=10)  # room for the spot lag and its rolls
+    if not checks.FIRST_DATE <= trade_date <= last:
+        raise DomainError.field(
+            field,
+            f"must be between {checks.FIRST_DATE.isoformat()} and {last.isoformat()}, "
+            f"got {trade_date.isoformat()}",
+        )
     with quantlib_session():
         return from_ql_date(_spot(_JOINT.adjust(to_ql_date(trade_date), ql.Following)))
 
@@ -96,7 +104,28 @@ def tenor_dates(field: str, valuation_date: dt.date, tenor: str) -> tuple[dt.dat
     count, unit = known or check_tenor(field, tenor)
     if known is None and len(_KNOWN_TENORS) < 1024:  # a handful in practice: 1W, 1M, 3M …
         _KNOWN_TENORS[tenor] = (count, unit)
+    if valuation_date > _LAST_TENOR_START or valuation_date < checks.FIRST_DATE:
+        _check_calendar_end(field, valuation_date, count, unit, tenor)
     return _tenor_dates(valuation_date, count, unit)
+
+
+# a valuation date on or before this leaves room for the longest tenor and its date rolls
+_LAST_TENOR_START = dt.date(checks.LAST_DATE.year - MAX_TENOR_YEARS - 1, 1, 1)
+
+
+def _check_calendar_end(
+    field: str, valuation_date: dt.date, count: int, unit: str, tenor: str
+) -> None:
+    """A tenor whose dates (with a month's margin for rolls and the spot lag) would pass
+    :data:`scenarios.checks.LAST_DATE`, where QuantLib's calendars end, is refused."""
+    checks.in_calendar("valuation_date", valuation_date)
+    days = {"ON": 1, "D": count, "W": 7 * count, "M": 31 * count, "Y": 366 * count}[unit]
+    if valuation_date + dt.timedelta(days=days + 31) > checks.LAST_DATE:
+        raise DomainError.field(
+            field,
+            f"must end by {checks.LAST_DATE.isoformat()} (the calendars' last date) from "
+            f"the valuation date {valuation_date.isoformat()}, got {tenor!r}",
+        )
 
 
 _KNOWN_TENORS: dict[str, tuple[int, str]] = {}  # tenors check_tenor accepted, parsed
@@ -105,6 +134,8 @@ _KNOWN_TENORS: dict[str, tuple[int, str]] = {}  # tenors check_tenor accepted, p
 def pillar_date(field: str, valuation_date: dt.date, tenor: str) -> dt.date:
     """Curve pillar date: ``valuation_date`` + ``tenor``, unadjusted (``ON`` = 1 day)."""
     count, unit = check_tenor(field, tenor)
+    if valuation_date > _LAST_TENOR_START or valuation_date < checks.FIRST_DATE:
+        _check_calendar_end(field, valuation_date, count, unit, tenor)
     if unit == "ON":
         return valuation_date + dt.timedelta(days=1)
     with quantlib_session():

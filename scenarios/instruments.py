@@ -109,7 +109,9 @@ def build_fx_option(
             f"must be after the valuation date {valuation_date.isoformat()}, "
             f"got {expiry.isoformat()}",
         )
+    checks.within_horizon("expiry" if tenor is None else "tenor", valuation_date, expiry)
     delivery = delivery or expiry
+    checks.within_horizon("delivery", valuation_date, delivery)
     if delivery < expiry:
         raise DomainError.field(
             "delivery",

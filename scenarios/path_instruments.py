@@ -137,7 +137,7 @@ def _expiry(valuation_date: dt.date, expiry: dt.date | None, tenor: str | None) 
             f"must be after the valuation date {valuation_date.isoformat()}, "
             f"got {expiry.isoformat()}",
         )
-    return expiry
+    return checks.within_horizon("expiry" if tenor is None else "tenor", valuation_date, expiry)
 
 
 def _side(field: str, barrier: float, spot: float, up: bool, kind: str) -> None:

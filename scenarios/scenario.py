@@ -122,6 +122,7 @@ class ScenarioSet:
                 f"must be after the valuation date {valuation_date.isoformat()}, "
                 f"got {self.event_date.isoformat()}",
             )
+        checks.within_horizon("event_date", valuation_date, self.event_date)
         if spot is None:
             return
         for i, scenario in enumerate(self.scenarios):

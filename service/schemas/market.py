@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from pricing.curve import CurveInterpolation
+from scenarios import checks
 from scenarios.dates import pillar_date
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
@@ -67,7 +68,7 @@ class MarketIn(Schema):
     surface_conventions: SurfaceConventionsIn = Field(default_factory=SurfaceConventionsIn)
 
     def to_domain(self, prefix: str = "market") -> MarketSnapshot:
-        v = self.valuation_date
+        v = under(prefix, lambda: checks.in_calendar("valuation_date", self.valuation_date))
 
         def curve(name: str, rows: list[RatePillar]) -> DiscountCurve:
             dates = tuple(r.resolve(v, f"{prefix}.{name}[{i}]") for i, r in enumerate(rows))

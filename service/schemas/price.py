@@ -100,6 +100,8 @@ _PATH_KINDS = frozenset({"barrier", "one_touch", "no_touch", "double_no_touch"})
 
 def _family(value: Any) -> str:
     kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    if not isinstance(kind, str):  # a missing or malformed kind: the fx member names it
+        return "fx"
     if kind == "cds":
         return "cds"
     return "path" if kind in _PATH_KINDS else "fx"

@@ -46,7 +46,7 @@ class SmileQuoteIn(Schema):
             expiry, delivery = tenor_dates(f"{field}.tenor", start, self.tenor)
         else:
             assert self.date is not None
-            expiry, delivery = self.date, spot_date(self.date)
+            expiry, delivery = self.date, spot_date(self.date, f"{field}.date")
         return under(
             field,
             lambda: SmileQuote(
