@@ -1,6 +1,10 @@
 # USD/JPY tariff-scenario pricing service.
 # Build: docker build -t fxscen .   Run: docker run -p 8000:8000 -e FXSCEN_WORKERS=2 fxscen
+# Stop with a timeout above FXSCEN_SHUTDOWN_TIMEOUT (30 s drain): docker stop -t 40
 FROM python:3.11-slim
+
+# the build /v1/health reports: docker build --build-arg BUILD=$(git rev-parse --short HEAD)
+ARG BUILD=dev
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -9,7 +13,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     FXSCEN_HOST=0.0.0.0 \
     FXSCEN_PORT=8000 \
     FXSCEN_WORKERS=2 \
-    NUMBA_CACHE_DIR=/tmp/numba-cache
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
+    FXSCEN_BUILD=$BUILD
 
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./

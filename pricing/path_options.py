@@ -18,6 +18,17 @@ event starts from the post-jump spot, so a jump through the barrier is a hit.
 continuity correction read backwards; ``Monitoring.DISCRETE`` checks the grid values against
 the barrier itself (daily fixings).
 
+Evaluation. The lines of a book share each path's pass over its steps (:func:`_gather_crossings`,
+compiled): a step is looked at only when one of its ends comes within ``√(19·v_j)`` of the
+nearest live barrier, and then only by the lines within that reach (farther, the crossing
+probability is below ``exp(−38) < 2⁻⁵⁴`` and the survival factor is 1.0 in double precision);
+a line hit on the grid is dropped, and a path stops once every line is. The bridge exponents
+of the steps looked at are gathered, exponentiated by numpy in one call and multiplied into
+each line's survival in step order (:func:`_apply_crossings`), so the cost is the
+simulation's plus a term in the number of (path, step, line) triples near a barrier, not in
+the number of lines times the block. ``tests/pricing/path_reference.py`` keeps the
+line-by-line evaluation this replaced; the two agree to rounding.
+
 Payment conventions as :mod:`pricing.barriers`: knock-out rebates and one-touches paid at the
 hit (or at expiry if ``pay_at_hit`` is False), knock-in rebates, no-touches and double
 no-touches at expiry. A payment at the hit within step ``j`` is discounted with
@@ -32,9 +43,12 @@ Baldi, Caramellino & Iovino (1999) (corridor crossing of a Brownian bridge).
 
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
+import numba as nb
 import numpy as np
 
 from pricing.barriers import (
@@ -127,61 +141,288 @@ class PathPrices:
     monitoring: str
 
 
-def _no_cross(
-    starts: np.ndarray, ends: np.ndarray, log_barrier: float, up: bool, variances: np.ndarray
-) -> np.ndarray:
-    """Bridge probability ``[E, n]`` of not crossing one barrier within each step.
+# A step whose two ends are both at least √(19·v) from a barrier crosses it with probability
+# ≤ exp(−38) < 2⁻⁵⁴ under the bridge: its survival factor 1 − exp(·) is 1.0 exactly in double
+# precision, so leaving the step out changes no bit of the running product.
+_SKIP_VARIANCES = 19.0
+_NEGLIGIBLE = -38.0  # exp(−38) < 2⁻⁵⁴: a term below it leaves the survival's bits alone
+_ENTRIES = 1 << 18  # crossing terms gathered per round (each 24 bytes)
+_STEP_SHIFT = 21  # an entry's key: step << 21 | 2²⁰ for a double no-touch's own factor | line
+_DIRECT = 1 << 20
+_LINE_MASK = _DIRECT - 1
 
-    With ``a, b`` the distances of the step's ends to the barrier (positive on the live
-    side), ``1{a > 0}·(1 − exp(−2·max(ab, 0)/v))``: a crossed end (``b ≤ 0``) gives 0.
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _no_exit(a, b, low, high, v):  # type: ignore[no-untyped-def]
+    """Bridge probability of staying inside ``(low, high)`` within a step from ``a`` to ``b``.
+
+    The image series n = −3…3 (Baldi, Caramellino & Iovino 1999); when the corridor is wide
+    against the step (``2w(w − |a − b|) > 80·v``) every term beyond the two barriers' own is
+    below ``exp(−80)`` and only n = 0, 1 are summed.
     """
-    a = log_barrier - starts if up else starts - log_barrier
-    b = log_barrier - ends if up else ends - log_barrier
-    b *= a
-    np.maximum(b, 0.0, out=b)
-    b *= (-2.0 / variances)[:, None]
-    np.exp(b, out=b)
-    np.subtract(1.0, b, out=b)
-    b *= a > 0.0
-    return b
-
-
-def _no_exit(
-    starts: np.ndarray, ends: np.ndarray, low: float, high: float, variances: np.ndarray
-) -> np.ndarray:
-    """Bridge probability ``[E, n]`` of staying inside ``(low, high)`` within each step.
-
-    Image terms beyond the two barriers' own are dropped when they are all below
-    ``exp(−80)`` (corridor wide against the step), else n = −3…3 are summed.
-    """
+    if not (a > low and a < high and b > low and b < high):
+        return 0.0
     width = high - low
-    v = variances[:, None]
-    inside = (starts > low) & (starts < high) & (ends > low) & (ends < high)
-    middle = 0.5 * (low + high)  # stands in outside the corridor, where the answer is 0
-    a, b = np.where(inside, starts, middle), np.where(inside, ends, middle)
-    reach = np.abs(a - b).max(initial=0.0)
-    images = range(0, 2) if 2.0 * width * (width - reach) > 80.0 * v.max() else range(-3, 4)
-    total = np.ones(starts.shape) if 0 in images else np.zeros(starts.shape)
-    for n in images:
+    first, stop = (0, 2) if 2.0 * width * (width - abs(a - b)) > 80.0 * v else (-3, 4)
+    total = 1.0
+    for n in range(first, stop):
         shift = n * width
         if n != 0:
-            total += np.exp(-2.0 * shift * (shift + a - b) / v)
-        total -= np.exp(-2.0 * (a - high + shift) * (b - high + shift) / v)
-    return np.where(inside, np.clip(total, 0.0, 1.0), 0.0)
+            total += math.exp(-2.0 * shift * (shift + a - b) / v)
+        total -= math.exp(-2.0 * (a - high + shift) * (b - high + shift) / v)
+    return min(max(total, 0.0), 1.0)
 
 
-def _discrete_stay(
-    starts: np.ndarray,
-    ends: np.ndarray,
-    low: float,
-    high: float,
-    shifts: np.ndarray,
-) -> np.ndarray:
-    """1 where the step's end stays inside the shifted corridor and its start inside the
-    corridor itself (the start is the post-jump spot after the event, spot at step 0)."""
-    s = shifts[:, None]
-    ok = (ends > low + s) & (ends < high - s) & (starts > low) & (starts < high)
-    return ok.astype(float)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _gather_crossings(  # type: ignore[no-untyped-def]
+    x, first_path, event, log_jump, steps, bridge, n_up, n_down, levels, last, values, keys,
+    starts,
+):  # fmt: skip
+    """The steps at which each line may be crossed, path by path from ``first_path``.
+
+    One pass per path over its steps, shared by the lines, held in order: up lines by
+    barrier ascending, down lines by barrier descending, then double no-touches. A step is
+    looked at only when one of its ends comes within ``√(20·v)`` of the nearest live barrier
+    on either side, and then by the lines within that reach of it (the scan of the sorted
+    lines stops at the first one out of reach); a line hit on the grid (its survival 0
+    whatever the bridge says) is dropped, and the path ends when every line is.
+
+    Each term is written as entry ``q``: ``keys[q]`` the step ``j`` and line ``p`` as
+    ``j·2²¹ + p`` (plus 2²⁰ for a double no-touch), ``values[q]`` the bridge exponent
+    ``−2·a·b/v`` (survival ``1 − exp``; 0 for a hit), or for a double no-touch the survival
+    itself. Terms after a line's expiry are written too (rare: lines that expire early) and
+    left out by :func:`_apply_crossings`. ``starts[c]`` is the first entry of path ``c``.
+
+    Returns:
+        The path after the last one gathered (paths stop when ``values`` might not hold the
+        next one's terms).
+    """
+    count = levels.shape[1]
+    singles = n_up + n_down
+    lows, highs = levels[0], levels[1]
+    variances, neg_two_over_v, reaches, shifts = steps[0], steps[1], steps[2], steps[3]
+    live = np.empty(count - singles, dtype=np.bool_)
+    q = 0
+    c = first_path
+    while c < x.shape[1] and q + count * last <= values.size:
+        starts[c] = q
+        up_first, down_first = 0, n_up
+        up_gate = highs[0] if n_up else np.inf
+        down_gate = lows[n_up] if n_down else -np.inf
+        doubles = count - singles
+        live[:] = True
+        double_up, double_down = np.inf, -np.inf  # the nearest barriers of live doubles
+        for p in range(singles, count):
+            double_up = min(double_up, highs[p])
+            double_down = max(double_down, lows[p])
+        b = x[0, c]
+        for j in range(last):
+            a = b + log_jump if j == event else b
+            b = x[j + 1, c]
+            high, low = max(a, b), min(a, b)
+            top, bottom = high + reaches[j], low - reaches[j]
+            done = False
+            key = j << _STEP_SHIFT
+            if top > up_gate:
+                shift = shifts[j]
+                while up_first < n_up:  # hit on the grid: survival 0 from here on
+                    level = highs[up_first]
+                    if bridge:
+                        if level > high:
+                            break
+                    elif b < level - shift and a < level:
+                        break
+                    values[q], keys[q] = 0.0, key + up_first
+                    q += 1
+                    up_first += 1
+                    done = up_first == n_up and down_first == singles and doubles == 0
+                up_gate = highs[up_first] if up_first < n_up else np.inf
+                if bridge:
+                    scale = neg_two_over_v[j]
+                    for p in range(up_first, n_up):
+                        level = highs[p]
+                        if level >= top:
+                            break
+                        exponent = (level - b) * (level - a) * scale
+                        values[q], keys[q] = exponent, key + p
+                        q += exponent > _NEGLIGIBLE
+            if bottom < down_gate:
+                shift = shifts[j]
+                while down_first < singles:
+                    level = lows[down_first]
+                    if bridge:
+                        if level < low:
+                            break
+                    elif b > level + shift and a > level:
+                        break
+                    values[q], keys[q] = 0.0, key + down_first
+                    q += 1
+                    down_first += 1
+                    done = up_first == n_up and down_first == singles and doubles == 0
+                down_gate = lows[down_first] if down_first < singles else -np.inf
+                if bridge:
+                    scale = neg_two_over_v[j]
+                    for p in range(down_first, singles):
+                        level = lows[p]
+                        if level <= bottom:
+                            break
+                        exponent = (b - level) * (a - level) * scale
+                        values[q], keys[q] = exponent, key + p
+                        q += exponent > _NEGLIGIBLE
+            if top > double_up or bottom < double_down:
+                for p in range(singles, count):
+                    low_p, high_p = lows[p], highs[p]
+                    if not live[p - singles] or (high_p >= top and low_p <= bottom):
+                        continue
+                    if bridge:
+                        factor = _no_exit(a, b, low_p, high_p, variances[j])
+                    else:
+                        inside = b > low_p + shifts[j] and b < high_p - shifts[j]
+                        factor = 1.0 if inside and a > low_p and a < high_p else 0.0
+                    values[q], keys[q] = factor, key + _DIRECT + p
+                    q += factor != 1.0
+                    if factor == 0.0:
+                        live[p - singles] = False
+                        doubles -= 1
+                        double_up, double_down = np.inf, -np.inf
+                        for other in range(singles, count):
+                            if live[other - singles]:
+                                double_up = min(double_up, highs[other])
+                                double_down = max(double_down, lows[other])
+                        done = up_first == n_up and down_first == singles and doubles == 0
+            if done:
+                break
+        c += 1
+    starts[c] = q
+    return c
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _apply_crossings(  # type: ignore[no-untyped-def]
+    first_path, stop_path, values, terms, keys, starts, ends, mid_dfs, final_dfs, at_hit,
+    never, hit,
+):  # fmt: skip
+    """Survival and hit value of every line on paths ``[first_path, stop_path)``.
+
+    ``terms[q]`` is ``exp(values[q])`` for a bridge exponent gathered by
+    :func:`_gather_crossings` (the step's survival is ``1 − terms[q]``); a double
+    no-touch's entry holds its survival in ``values[q]``; entries at or after a line's
+    expiry ``ends[p]`` are passed over.
+    Writes ``never[p, c]`` = P(line p not triggered) and ``hit[p, c]`` = the discounted value
+    of 1 paid at the hit (``Σ_j DF_j·(alive_{j−1} − alive_j)``), or at expiry if not
+    ``at_hit[p]`` (``(1 − never)·DF(T)``).
+    """
+    count = at_hit.size
+    alive = np.empty(count)
+    paid = np.empty(count)
+    for c in range(first_path, stop_path):
+        alive[:] = 1.0
+        paid[:] = 0.0
+        for q in range(starts[c], starts[c + 1]):
+            key = keys[q]
+            p = key & _LINE_MASK
+            j = key >> _STEP_SHIFT
+            factor = values[q] if key & _DIRECT else 1.0 - terms[q]
+            if j < ends[p]:
+                before = alive[p]
+                after = before * factor
+                paid[p] += mid_dfs[j] * (before - after)
+                alive[p] = after
+        for p in range(count):
+            never[p, c] = alive[p]
+            hit[p, c] = paid[p] if at_hit[p] else (1.0 - alive[p]) * final_dfs[p]
+
+
+class _LineSurvival:
+    """Survival and hit values of a book's barrier lines on blocks of paths (thread-safe).
+
+    Lines are held in the kernels' order (up lines by barrier ascending, down lines by
+    barrier descending, double no-touches); ``positions[i]`` is the row of line ``i`` in
+    the outputs of :meth:`evaluate`. Each worker thread reuses its own entry buffers.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: PathModel,
+        payoffs: np.ndarray,
+        lowers: np.ndarray,
+        uppers: np.ndarray,
+        expiries: np.ndarray,
+        pays_at_hit: np.ndarray,
+        discount_factors: np.ndarray,
+        monitoring: Monitoring,
+    ) -> None:
+        double = payoffs == PathPayoff.DOUBLE_NO_TOUCH
+        down = np.isin(payoffs, list(_DOWN))
+        up = np.isin(payoffs, list(_UP))
+        lows, highs = np.full(payoffs.size, -np.inf), np.full(payoffs.size, np.inf)
+        lows[down | double] = np.log(lowers[down | double])
+        highs[up | double] = np.log(uppers[up | double])
+        ups, downs = np.flatnonzero(up), np.flatnonzero(down)
+        order = np.concatenate(
+            [
+                ups[np.argsort(highs[ups], kind="stable")],
+                downs[np.argsort(-lows[downs], kind="stable")],
+                np.flatnonzero(double),
+            ]
+        )
+        self.positions = np.empty(order.size, dtype=np.intp)
+        self.positions[order] = np.arange(order.size)
+        self.n_up, self.n_down = ups.size, downs.size
+        self.ends = np.ascontiguousarray(expiries[order], dtype=np.int64)
+        self.levels = np.ascontiguousarray(np.stack([lows, highs])[:, order])
+        self.final_dfs = np.ascontiguousarray(discount_factors[expiries][order])
+        self.at_hit = np.ascontiguousarray(pays_at_hit[order], dtype=np.bool_)
+        self.mid_dfs = np.sqrt(discount_factors[:-1] * discount_factors[1:])
+        self.bridge = monitoring == Monitoring.BRIDGE
+        beta = BGK_BETA if monitoring == Monitoring.BGK else 0.0
+        variances = model.step_vols() ** 2 * np.diff(model.times)[None, :]  # [m, k]
+        self.steps = [
+            np.ascontiguousarray(
+                np.stack([v, -2.0 / v, np.sqrt(_SKIP_VARIANCES * v), np.sqrt(v) * beta])
+            )
+            for v in variances
+        ]
+        self.log_jumps = np.log(model.jumps)
+        self.event = model.event_index if model.event_index < model.steps else -1
+        if order.size >= _DIRECT:
+            raise ValueError(f"at most {_DIRECT - 1} barrier lines, got {order.size}")
+        self.last = int(self.ends.max(initial=0))
+        self.capacity = max(_ENTRIES, order.size * self.last)
+        self._local = threading.local()
+
+    def _buffers(self) -> tuple[np.ndarray, ...]:
+        buffers = getattr(self._local, "buffers", None)
+        if buffers is None:
+            size = self.capacity
+            buffers = (np.empty(size), np.empty(size), np.empty(size, np.int64))
+            self._local.buffers = buffers
+        return buffers
+
+    def evaluate(self, x: np.ndarray, scenario: int) -> tuple[np.ndarray, np.ndarray]:
+        """``never`` and ``hit`` ``[L, n]`` on one scenario's paths ``x`` ``[k+1, n]``."""
+        n = x.shape[1]
+        never, hit = np.empty((self.ends.size, n)), np.empty((self.ends.size, n))
+        if self.ends.size == 0:
+            return never, hit
+        values, terms, keys = self._buffers()
+        starts = np.empty(n + 1, dtype=np.int64)
+        first = 0
+        while first < n:
+            stop = _gather_crossings(
+                x, first, self.event, self.log_jumps[scenario], self.steps[scenario],
+                self.bridge, self.n_up, self.n_down, self.levels, self.last, values, keys,
+                starts,
+            )  # fmt: skip
+            used = int(starts[stop])
+            np.exp(values[:used], out=terms[:used])  # numpy's vector exp, the reference's own
+            _apply_crossings(
+                first, stop, values, terms, keys, starts, self.ends, self.mid_dfs,
+                self.final_dfs, self.at_hit, never, hit,
+            )  # fmt: skip
+            first = stop
+        return never, hit
 
 
 def price_path_contracts(
@@ -216,97 +457,68 @@ def price_path_contracts(
     discount_factors = np.asarray(discount_factors, dtype=float)
     if discount_factors.shape != model.times.shape:
         raise ValueError("discount_factors must have the shape of times")
-    mid_dfs = np.sqrt(discount_factors[:-1] * discount_factors[1:])
-    dt = np.diff(model.times)
-    step_vols = model.step_vols()
-    log_jumps = np.log(model.jumps)
-    event = model.event_index
     fields = [
         np.broadcast_to(np.asarray(getattr(contracts, name)), (count,))
         for name in ("is_call", "strikes", "lower_barriers", "upper_barriers", "cash")
     ]
     calls, strikes, lowers, uppers, cash = fields
     at_hit = np.broadcast_to(np.asarray(contracts.pay_at_hit, dtype=bool), (count,))
-
-    def survival(
-        c: int, starts: np.ndarray, ends: np.ndarray, variances: np.ndarray, pays_at_hit: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """P(contract ``c`` never triggered) ``[n]`` and the discounted value of 1 at the hit.
-
-        Only paths that come within ``√(40·max v)`` of a barrier are computed: elsewhere the
-        crossing probabilities are below ``exp(−80)`` and survival is 1.
-        """
-        kind = int(payoffs[c])
-        double = kind == PathPayoff.DOUBLE_NO_TOUCH
-        low = np.log(lowers[c]) if kind in _DOWN or double else -np.inf
-        high = np.log(uppers[c]) if kind in _UP or double else np.inf
-        gap = np.minimum(
-            np.minimum(starts.min(axis=0), ends.min(axis=0)) - low,
-            high - np.maximum(starts.max(axis=0), ends.max(axis=0)),
-        )
-        near = np.flatnonzero(gap < np.sqrt(40.0 * variances.max()))
-        never = np.ones(starts.shape[1])
-        hit = np.zeros(starts.shape[1])
-        if near.size == 0:
-            return never, hit
-        a, b = starts[:, near], ends[:, near]
-        if monitoring == Monitoring.BRIDGE and double:
-            steps = _no_exit(a, b, low, high, variances)
-        elif monitoring == Monitoring.BRIDGE:
-            up = kind in _UP
-            steps = _no_cross(a, b, high if up else low, up, variances)
-        else:
-            shifts = np.sqrt(variances) * (BGK_BETA if monitoring == Monitoring.BGK else 0.0)
-            steps = _discrete_stay(a, b, low, high, shifts)
-        if pays_at_hit:
-            alive = steps  # running product, row by row (faster than cumprod(axis=0))
-            for row in range(1, alive.shape[0]):
-                alive[row] *= alive[row - 1]
-            never[near] = alive[-1]
-            # Σ_j DF_j·(alive_{j−1} − alive_j), alive_{−1} = 1
-            dfs = mid_dfs[: alive.shape[0]]
-            hit[near] = dfs[0] + dfs[1:] @ alive[:-1] - dfs @ alive
-        else:
-            never[near] = np.prod(steps, axis=0)
-            hit = (1.0 - never) * discount_factors[steps.shape[0]]
-        return never, hit
-
-    at_hit_kinds = (
-        PathPayoff.DOWN_OUT,
-        PathPayoff.UP_OUT,
-        PathPayoff.ONE_TOUCH_DOWN,
-        PathPayoff.ONE_TOUCH_UP,
+    phis = np.where(calls, 1.0, -1.0)
+    end_dfs = discount_factors[expiries]
+    knock_outs = np.isin(payoffs, (PathPayoff.DOWN_OUT, PathPayoff.UP_OUT))
+    one_touches = np.isin(payoffs, (PathPayoff.ONE_TOUCH_DOWN, PathPayoff.ONE_TOUCH_UP))
+    knock_ins = np.isin(payoffs, (PathPayoff.DOWN_IN, PathPayoff.UP_IN))
+    vanillas = payoffs == PathPayoff.VANILLA
+    barriers = np.flatnonzero(~vanillas)
+    survival = _LineSurvival(
+        model=model,
+        payoffs=payoffs[barriers],
+        lowers=np.asarray(lowers, dtype=float)[barriers],
+        uppers=np.asarray(uppers, dtype=float)[barriers],
+        expiries=expiries[barriers],
+        pays_at_hit=(at_hit & (knock_outs | one_touches))[barriers],
+        discount_factors=discount_factors,
+        monitoring=Monitoring(monitoring),
     )
+    # each contract's row in the survival outputs (barrier lines only)
+    positions = np.zeros(count, dtype=np.intp)
+    positions[barriers] = survival.positions
+    groups = {
+        name: (rows, positions[rows])
+        for name, rows in (
+            ("out", np.flatnonzero(knock_outs)),
+            ("in", np.flatnonzero(knock_ins)),
+            ("touch", np.flatnonzero(one_touches)),
+            ("expiry", np.flatnonzero(~(vanillas | knock_outs | knock_ins | one_touches))),
+        )
+    }
+    with_vanilla = np.flatnonzero(vanillas | knock_outs | knock_ins)
+
+    def part_values(x: np.ndarray, scenario: int) -> np.ndarray:
+        """Per-path values ``[c, n]`` of every contract on one scenario's paths ``x``."""
+        values = np.empty((count, x.shape[1]))
+        never, hit = survival.evaluate(x, scenario)
+        rows = with_vanilla  # vanilla payoffs first: knock-ins and knock-outs read them back
+        spots = np.exp(x[expiries[rows]])
+        values[rows] = np.maximum(phis[rows, None] * (spots - strikes[rows, None]), 0.0)
+        values[rows] *= end_dfs[rows, None]
+        rows, lines = groups["out"]
+        values[rows] = values[rows] * never[lines] + cash[rows, None] * hit[lines]
+        rows, lines = groups["in"]
+        rebates = cash[rows, None] * never[lines] * end_dfs[rows, None]
+        values[rows] = values[rows] * (1.0 - never[lines]) + rebates
+        rows, lines = groups["touch"]
+        values[rows] = cash[rows, None] * hit[lines]
+        rows, lines = groups["expiry"]  # no-touches and double no-touches
+        values[rows] = cash[rows, None] * never[lines] * end_dfs[rows, None]
+        return values
 
     def block_values(block: PathBlock) -> MomentSums:
         sums = MomentSums.zeros(
             replicates=settings.replicates, scenarios=model.n_scenarios, offsets=np.zeros(count)
         )
         for part in block.scenarios:
-            x = part.log_spots
-            starts = x[:-1].copy()
-            if event < model.steps:
-                starts[event] += log_jumps[part.scenario]
-            variances = step_vols[part.scenario] ** 2 * dt
-            values = np.empty((count, x.shape[1]))
-            for c in range(count):
-                kind, end = int(payoffs[c]), int(expiries[c])
-                df = discount_factors[end]
-                phi = 1.0 if calls[c] else -1.0
-                vanilla = np.maximum(phi * (np.exp(x[end]) - strikes[c]), 0.0) * df
-                if kind == PathPayoff.VANILLA:
-                    values[c] = vanilla
-                    continue
-                pays_at_hit = bool(at_hit[c]) and kind in at_hit_kinds
-                never, hit = survival(c, starts[:end], x[1 : end + 1], variances[:end], pays_at_hit)
-                if kind in (PathPayoff.DOWN_OUT, PathPayoff.UP_OUT):
-                    values[c] = vanilla * never + cash[c] * hit
-                elif kind in (PathPayoff.DOWN_IN, PathPayoff.UP_IN):
-                    values[c] = vanilla * (1.0 - never) + cash[c] * never * df
-                elif kind in (PathPayoff.ONE_TOUCH_DOWN, PathPayoff.ONE_TOUCH_UP):
-                    values[c] = cash[c] * hit
-                else:  # no-touch, double no-touch
-                    values[c] = cash[c] * never * df
+            values = part_values(part.log_spots, part.scenario)
             units = unit_values(values, antithetic=part.antithetic)
             sums.add(replicate=block.replicate, scenario=part.scenario, values=units)
         return sums

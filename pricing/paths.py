@@ -39,8 +39,8 @@ L'Ecuyer (1999) and O'Neill (2014) for the seeding by spawned streams (numpy's
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -48,6 +48,7 @@ from typing import Any, TypeVar
 import numba as nb
 import numpy as np
 
+from pricing.cancellation import CancelToken, current_token
 from pricing.sobol_paths import sobol_draws
 
 BLOCK_PATHS = 4096
@@ -417,12 +418,25 @@ def fold_path_blocks(
     ``consumer`` runs on worker threads and should return something small; ``fold`` runs on
     the calling thread, in block order, so float sums do not depend on ``settings.workers``.
 
+    Cancellation: inside a :func:`pricing.cancellation.cancel_scope`, the scope's token is
+    checked before the first block, on the worker before simulating each block (the pool's
+    threads do not inherit the caller's context, so the token is passed along) and on the
+    calling thread after folding each block but the last; once it is cancelled no block is
+    started, pending ones are dropped and :class:`pricing.cancellation.Cancelled` propagates.
+    At most one block per worker already under way is finished first. Outside any scope
+    nothing changes.
+
     Args:
         normals: optional injected normals ``[n_units, k]`` (path-major; ``n_units`` is
             ``n_paths`` or ``n_paths/2`` with antithetics); pseudo-random sampling only.
         scenario_indices: optional injected scenario of each unit ``[n_units]`` (with
             ``normals``; default all scenario 0).
+
+    Raises:
+        Cancelled: the scope's token was abandoned or its deadline passed.
     """
+    token = current_token()
+    _check(token)
     draws: BlockDraws | None = None
     if normals is not None:
         draws = _injected_draws(
@@ -433,25 +447,49 @@ def fold_path_blocks(
     steps = _Steps.of(model)
 
     def run(plan: BlockPlan) -> T:
+        _check(token)
         block = _simulate_block(plan, model=model, settings=settings, steps=steps, draws=draws)
         return consumer(block)
 
+    plans = _plans(settings)
     accumulator = initial
-    for result in _ordered_map(run, _plans(settings), settings.workers):
-        accumulator = fold(accumulator, result)
+    results = _ordered_map(run, plans, settings.workers)
+    try:
+        for done, result in enumerate(results, start=1):
+            accumulator = fold(accumulator, result)
+            if done < len(plans):
+                _check(token)
+    finally:
+        results.close()  # on cancellation: drop the pending blocks now, not when collected
     return accumulator
 
 
-def _ordered_map(function: Callable[[Any], T], items: list[Any], workers: int) -> Iterator[T]:
-    """``map`` in order with at most ``2·workers`` items in flight (bounded memory)."""
+def _check(token: CancelToken | None) -> None:
+    if token is not None:
+        token.check()
+
+
+def _ordered_map(
+    function: Callable[[Any], T], items: list[Any], workers: int
+) -> Generator[T, None, None]:
+    """``map`` in order with at most ``2·workers`` items in flight (bounded memory).
+
+    When the consumer stops early (an exception, or the generator closed) the items not
+    started are cancelled and the ones under way awaited before returning.
+    """
     if workers == 1:
         yield from map(function, items)
         return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paths") as pool:
-        pending: deque[Any] = deque()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="paths")
+    pending: deque[Future[T]] = deque()
+    try:
         for item in items:
             pending.append(pool.submit(function, item))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from pricing.cancellation import check_cancelled
 from pricing.implied_vol import implied_vol
 from pricing.measure import Measure, MeasureFit
 from pricing.smile_quotes import Butterfly
@@ -217,6 +218,7 @@ def _refit(
         return levels * np.exp(x_levels), np.exp(x_vols)
 
     def residuals(x: np.ndarray) -> np.ndarray:
+        check_cancelled()  # each evaluation re-solves the weights: a refit can take seconds
         new_levels, scales = unpack(x)
         penalty = settings.prior_weight * x
         try:

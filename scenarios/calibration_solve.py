@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pricing.cancellation import check_cancelled
 from pricing.implied_vol import implied_vol
 from pricing.quoting import SmileQuotes, quote_total_variance
 from pricing.smile_quotes import SmileConventions
@@ -206,6 +207,7 @@ def solve_weights(
     matrix, targets, labels = exact_matrix, exact_targets, exact_labels
     quotes, converged, iterations = None, False, 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007
+        check_cancelled()
         quotes = mixture_quotes(problem, model, weights, jumps)
         ok = np.isfinite(quotes.call_strikes) & np.isfinite(quotes.put_strikes)
         rows = np.repeat(np.arange(n)[:, None], d, axis=1)

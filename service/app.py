@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pricing.cancellation import Cancelled
 from scenarios.catalog import builtin_catalog
-from service import problems
+from service import docs, observer, problems
 from service.deps import current_settings
+from service.offload import HeavyLimiter, LargeBodies, on_cancelled
 from service.price_lane import LaneStats, PriceLane
+from service.request_guard import RequestGuard
 from service.response_cache import ResponseCache
 from service.routes import calibrate, cds, health, paths, price, scenario_sets, vol_surface
 from service.settings import Settings, get_settings
@@ -28,24 +31,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # tracked object, from stalling requests (p99 of a valued one-option price: 21 → ? ms).
     gc.collect()
     gc.freeze()
+    app.state.ready = True  # GET /v1/ready answers 200 from here on
     yield
 
 
 class PricingService(FastAPI):
-    """FastAPI with :class:`~service.price_lane.PriceLane` in front of its whole stack.
+    """FastAPI with a chain of plain ASGI layers in front of its whole stack (``entry``).
 
-    The lane sees each request first, outside the framework's middleware: a ``POST
-    /v1/price`` it answers (from the cache, or valued) costs no framework layer; everything
-    else, and anything the lane does not answer, goes through the full stack unchanged.
+    From the outside in: :class:`~service.request_guard.RequestGuard` (size, media type and
+    well-formed JSON of a body, refused before anything parses it),
+    :class:`~service.offload.LargeBodies` (a large body is served on its own thread), then
+    :class:`~service.price_lane.PriceLane`, which answers a ``POST /v1/price`` (from the
+    cache, or valued) at no framework layer's cost; everything else, and anything the lane
+    does not answer, goes through the full stack unchanged.
     """
 
-    lane: PriceLane | None = None
+    entry: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.lane is None:
+        if self.entry is None:
             await super().__call__(scope, receive, send)
         else:
-            await self.lane(scope, receive, send)
+            await self.entry(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,20 +63,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Prices USD/JPY options under deal / no-deal scenario mixtures of the "
         "US–Japan auto-tariff talks.",
         lifespan=lifespan,
+        docs_url=None,  # service.docs serves /docs and /redoc from local assets
+        redoc_url=None,
     )
     problems.install(app)
+    docs.install(app)
     if settings is not None:
         app.dependency_overrides[current_settings] = lambda: settings
     settings = settings or get_settings()
     app.state.price_cache = ResponseCache(settings.response_cache_bytes)
     app.state.price_lane = LaneStats()
-    app.lane = PriceLane(
+    app.state.heavy_limiter = HeavyLimiter(settings.heavy_workers)
+    lane = PriceLane(
         super(PricingService, app).__call__,
         cache=app.state.price_cache,
         settings=settings,
         path="/v1/price",
         stats=app.state.price_lane,
     )
+    # body limits before anything reads a body in full (service.request_guard)
+    app.entry = RequestGuard(
+        LargeBodies(
+            lane, threshold=settings.offload_body_bytes, threads=settings.large_body_threads
+        ),
+        max_body_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+    )
+    app.add_exception_handler(Cancelled, on_cancelled)
+    app.state.ready = False  # until the lifespan's start-up is done
+    observer.install(app, settings)  # request ids, metrics, access log: outermost
     for module in (health, scenario_sets, price, cds, paths, vol_surface, calibrate):
         app.include_router(module.router)
     return app

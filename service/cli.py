@@ -1,9 +1,11 @@
 """``fxscen``: serve the API, or price a JSON file with the body of ``POST /v1/price``.
 
-    fxscen serve [--host 0.0.0.0] [--port 8000] [--workers 2]
+    fxscen serve [--host 0.0.0.0] [--port 8000] [--workers 2] [--shutdown-timeout 30]
     fxscen price book.json            # prints the response JSON; problems go to stderr, exit 2
 
-Defaults come from the environment (``FXSCEN_HOST``, ``FXSCEN_PORT``, ``FXSCEN_WORKERS``).
+Defaults come from the environment (``FXSCEN_HOST``, ``FXSCEN_PORT``, ``FXSCEN_WORKERS``,
+``FXSCEN_SHUTDOWN_TIMEOUT``). How the server starts, restarts workers and stops:
+:mod:`service.lifecycle`.
 """
 
 from __future__ import annotations
@@ -17,18 +19,24 @@ from service.settings import get_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from uvicorn import Config
 
-    uvicorn.run(
+    from service.lifecycle import serve
+    from service.logs import log_config
+
+    config = Config(
         "service.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
-        access_log=not args.no_access_log,
+        # JSON lines on stderr; the access line is service.access (request id, duration)
+        log_config=log_config(args.log_level, access_log=not args.no_access_log),
+        access_log=False,
+        timeout_graceful_shutdown=args.shutdown_timeout,
     )
-    return 0
+    return serve(config)
 
 
 def _price(args: argparse.Namespace) -> int:
@@ -72,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=settings.workers)
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=int,
+        default=settings.shutdown_timeout,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long requests in flight may run before they are cut off",
+    )
     serve.set_defaults(run=_serve)
     price = sub.add_parser("price", help="price a JSON file with the body of POST /v1/price")
     price.add_argument("file")

@@ -5,10 +5,11 @@ answers a request it has answered before from the :class:`~service.response_cach
 values a new small FX book itself — with the functions the route calls
 (:func:`service.routes.price.value`, :func:`~service.routes.price.render`) — and passes
 anything else on to the route with the body replayed: an invalid request, so that the route's
-validation writes the problem response, or a book the route values on a worker thread (CDS,
-paths, ``FXSCEN_OFFLOAD_THRESHOLD`` lines and more). Responses of ``200`` are kept in the
-cache on either path. Any error while the lane values a book (a domain error, or one it did
-not foresee) passes the request to the route, which answers as it always does.
+validation writes the problem response, or a book the route values on a worker thread (one
+whose estimated cost, :mod:`service.cost`, reaches ``FXSCEN_INLINE_WORK_UNITS``). Responses
+of ``200`` are kept in the cache on either path. Any error while the lane values a book (a
+domain error, or one it did not foresee) passes the request to the route, which answers as it
+always does.
 
 :class:`service.app.PricingService` puts the lane in front of the whole framework stack, its
 error middleware included: skipping the framework's layers, routing, dependency injection and
@@ -25,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from service.metrics import record_work
 from service.response_cache import ResponseCache
 from service.routes.price import inline, render, value
 from service.schemas.price import PriceRequest, to_job
@@ -112,11 +114,14 @@ class PriceLane:
             request = PriceRequest.model_validate_json(body)
         except ValidationError:
             return None
-        if not inline(request, self.settings):  # decided before any domain work is done
+        units = inline(request, self.settings)  # decided before any domain work is done
+        if units is None:
             return None
         try:
             job = to_job(request, self.settings.max_instruments, self.settings)
-            return render(job, value(job))
+            rendered = render(job, value(job))
+            record_work(self.path, units, "loop")
+            return rendered
         except Exception:  # the route answers it: a problem response, as it always did
             return None
 

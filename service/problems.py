@@ -1,8 +1,14 @@
 """One error shape for every failure: RFC 9457 ``application/problem+json``.
 
-Body: ``{"type", "title", "status", "detail", "errors": [{"field", "reason"}]}``. Domain
+Body: ``{"type", "title", "status", "detail", "errors": [{"field", "reason"}]}``
+(:class:`Problem`, the schema the OpenAPI document gives every error response). Domain
 errors, request-schema errors (pydantic's ``loc`` rewritten as the same field path, e.g.
-``instruments[0].strike``), unknown routes and anything unexpected all leave in this shape.
+``instruments[0].strike``), refused bodies (:mod:`service.request_guard`), unknown routes
+and anything unexpected all leave in this shape.
+
+``field`` is a path into the request body (``instruments[0].strike``), ``body`` for the
+body as a whole (too large, malformed JSON), ``content-type`` for that header, and
+``path`` only for the URL path (no route, or a route that does not take the method).
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scenarios.errors import DomainError, ErrorKind
+from service.request_context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 _BASE = "https://fxscen.dev/problems/"
@@ -39,17 +47,72 @@ _UNION_TAGS = frozenset(
 )
 
 
+class FieldError(BaseModel):
+    """One broken rule: where (``field``) and what (``reason``)."""
+
+    field: str = Field(
+        description="Path into the request: `instruments[0].strike`; `body` for the whole "
+        "body, `content-type` for that header, `path` for the URL path.",
+        examples=["instruments[0].strike"],
+    )
+    reason: str = Field(examples=["must be > 0, got -1.0"])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with an ``errors`` extension: every error response."""
+
+    type: str = Field(examples=["https://fxscen.dev/problems/invalid"])
+    title: str = Field(examples=["Invalid request"])
+    status: int = Field(description="The HTTP status, repeated.", examples=[422])
+    detail: str = Field(description="The errors as one line of text.")
+    errors: list[FieldError]
+    request_id: str | None = Field(
+        default=None, description="The request's id, as in its `X-Request-ID` header."
+    )
+
+
+# what each status means for a client; every operation declares those it can send
+_RESPONSES = {
+    404: "Not found: an id the request names (e.g. `scenario_set_id`) is not known.",
+    413: "The body is larger than the service accepts (`FXSCEN_MAX_BODY_BYTES`); `field` is "
+    "`body`. Sent as soon as the size is known, before the rest is read.",
+    415: "The body is not JSON: send `Content-Type: application/json`; `field` is `content-type`.",
+    422: "The request breaks a rule: malformed JSON (the reason gives line and column), a "
+    "duplicate key, nesting deeper than the service accepts, or a schema or domain rule; "
+    "each error names its field.",
+    503: "The service could not answer in time (deadline) or is overloaded: retry later "
+    "(`Retry-After`).",
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route: each of ``statuses`` as a :class:`Problem`."""
+    return {
+        status: {
+            "description": _RESPONSES[status],
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+        }
+        for status in statuses
+    }
+
+
 def problem_body(
     status: int, kind: str, title: str, errors: Sequence[dict[str, str]], detail: str = ""
 ) -> dict[str, Any]:
-    """The RFC 9457 body with our ``errors`` extension member."""
-    return {
+    """The RFC 9457 body with our ``errors`` extension member, and ``request_id`` (the
+    ``X-Request-ID`` of the request it answers) when there is a request."""
+    body: dict[str, Any] = {
         "type": _BASE + kind,
         "title": title,
         "status": status,
         "detail": detail or "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
         "errors": list(errors),
     }
+    request_id = current_request_id()
+    if request_id is not None:  # None in the CLI's fxscen price, which serves no request
+        body["request_id"] = request_id
+    return body
 
 
 def problem(
@@ -118,15 +181,54 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = "not-found" if exc.status_code == 404 else "http-error"
-        return problem(
-            exc.status_code,
-            kind,
-            str(exc.detail),
-            [{"field": "path", "reason": f"{request.url.path}: {exc.detail}"}],
-        )
+        response = problem(exc.status_code, *_http_problem(request, exc))
+        for name, value in (exc.headers or {}).items():  # 405's Allow among them
+            response.headers[name] = value
+        return response
+
+    _register_problem_schema(app)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s", request.url.path)
         return problem(500, "internal", "Internal error", [], "an unexpected error; it is logged")
+
+
+def _http_problem(
+    request: Request, exc: StarletteHTTPException
+) -> tuple[str, str, list[dict[str, str]]]:
+    """(kind, title, errors) of a framework HTTP error: routing's 404 and 405 are about the
+    URL path; anything else the framework refuses (a body it could not read) is the body."""
+    method, path = request.method, request.url.path
+    if exc.status_code == 404:
+        return "not-found", "Not found", [{"field": "path", "reason": f"no route {path}"}]
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        reason = f"the route {path} does not take {method}; it takes {allowed}"
+        return "method-not-allowed", "Method not allowed", [{"field": "path", "reason": reason}]
+    return "http-error", str(exc.detail), [{"field": "body", "reason": str(exc.detail)}]
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Add :class:`Problem` to the OpenAPI components, where ``problem_responses`` point,
+    and give it to any ``application/problem+json`` response declared without a schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build()
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                for response in operation.get("responses", {}).values():
+                    content = response.get("content", {})
+                    if PROBLEM_JSON in content and "schema" not in content[PROBLEM_JSON]:
+                        content[PROBLEM_JSON]["schema"] = dict(_PROBLEM_REF)
+        schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(schema.pop("$defs", {}))
+        schemas["Problem"] = schema
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook

@@ -8,6 +8,7 @@ virtualenv with the Dockerfile's ``ENV``, its ``CMD`` starts the server (workers
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -61,6 +62,7 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FXSCEN_", "VIRTUAL_ENV"))}
     installs: list[list[str]] = []
     command: list[str] = []
+    args: dict[str, str] = {}
     for word, rest in _instructions():
         if word == "COPY":
             *sources, _dest = shlex.split(rest)
@@ -71,10 +73,13 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
                     shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__"))
                 else:
                     shutil.copy(path, target)
+        elif word == "ARG":
+            key, _, default = rest.partition("=")
+            args[key] = default
         elif word == "ENV":
             for pair in shlex.split(rest):
                 key, _, value = pair.partition("=")
-                env[key] = value
+                env[key] = args.get(value[1:], value) if value.startswith("$") else value
         elif word == "RUN":
             installs += [shlex.split(part) for part in rest.split("&&") if "pip install" in part]
         elif word == "CMD":
@@ -102,7 +107,9 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
         assert started == 2, "the server exited before start-up completed"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=10) as reply:
             assert reply.status == 200
-            assert reply.read() == b'{"status":"ok"}'
+            health = json.loads(reply.read())
+            assert health["status"] == "ok"
+            assert health["build"] == "dev"  # the Dockerfile's ARG BUILD default
     finally:
         server.terminate()
         server.communicate(timeout=30)

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from scenarios.calibration import calibrate
-from service.problems import PROBLEM_JSON
+from service.cost import calibrate_work, check_budget
+from service.deps import SettingsDep
+from service.offload import off_loop
+from service.problems import problem_responses
 from service.schemas.calibrate import CalibrateRequest, CalibrateResponse, calibrate_response
 
 router = APIRouter(tags=["calibration"])
-_PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
 @router.post(
     "/v1/calibrate",
     response_model=CalibrateResponse,
-    responses={404: _PROBLEM, 422: _PROBLEM},
+    operation_id="calibrate",
+    responses=problem_responses(404, 413, 415, 422, 503),
 )
-async def calibrate_weights(request: CalibrateRequest) -> JSONResponse:
+async def calibrate_weights(
+    request: CalibrateRequest, settings: SettingsDep, http: Request
+) -> JSONResponse:
     """What deal probability is the option market pricing? The implied scenario weights.
 
     Fits the weights q (q ≥ 0, Σ q = 1, Σ q·J = 1, so the mixture forward is the market's)
@@ -31,18 +38,24 @@ async def calibrate_weights(request: CalibrateRequest) -> JSONResponse:
     group's total where it is known, rather than an arbitrary split. Optionally refits the
     post-event levels and vols in an outer loop, held near the analyst's by `prior_weight`.
     """
-    scenario_set, market = request.resolve()
-    options, option_dates = request.domain_options(market)
-    quotes = request.domain_quotes(market)
+    work = calibrate_work(request)
+    check_budget(work, settings, "/v1/calibrate")
+
+    def whole() -> dict[str, Any]:
+        scenario_set, market = request.resolve()
+        options, option_dates = request.domain_options(market)
+        calibration = calibrate(
+            market=market,
+            scenario_set=scenario_set,
+            quotes=request.domain_quotes(market),
+            options=options,
+            option_dates=option_dates,
+            measure=request.measure,
+            settings=request.settings(),
+        )
+        return calibrate_response(scenario_set, market, calibration)
+
     # ~0.1 s of solves (a few seconds with a refit): off the event loop
-    calibration = await run_in_threadpool(
-        calibrate,
-        market=market,
-        scenario_set=scenario_set,
-        quotes=quotes,
-        options=options,
-        option_dates=option_dates,
-        measure=request.measure,
-        settings=request.settings(),
+    return JSONResponse(
+        await off_loop(http, whole, units=work.units, settings=settings, route="/v1/calibrate")
     )
-    return JSONResponse(calibrate_response(scenario_set, market, calibration))

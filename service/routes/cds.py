@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from scenarios.cds_valuation import value_cds_book
+from service.cost import cds_work, check_budget
 from service.deps import SettingsDep
-from service.problems import PROBLEM_JSON
+from service.offload import off_loop
+from service.problems import problem_responses
 from service.schemas.cds import CdsRequest, CdsResponse, cds_response, to_cds_job
 
 router = APIRouter(tags=["credit"])
-_PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
-@router.post("/v1/cds", response_model=CdsResponse, responses={404: _PROBLEM, 422: _PROBLEM})
-async def cds(request: CdsRequest, settings: SettingsDep) -> JSONResponse:
+@router.post(
+    "/v1/cds",
+    response_model=CdsResponse,
+    operation_id="price_cds",
+    responses=problem_responses(404, 413, 415, 422, 503),
+)
+async def cds(request: CdsRequest, settings: SettingsDep, http: Request) -> JSONResponse:
     """Price standard CDS contracts (ISDA model) under each scenario and their mixture.
 
     Each scenario's curve per entity is given directly, as a shift from the base curve, or
@@ -27,16 +35,23 @@ async def cds(request: CdsRequest, settings: SettingsDep) -> JSONResponse:
     one scenario set drives FX and credit together. The response also shows every
     scenario's curves with their source and the scenario × contract P&L matrix.
     """
-    job = to_cds_job(request, settings.max_instruments)
+    work = cds_work(request)
+    check_budget(work, settings, "/v1/cds")
+
+    def whole() -> dict[str, Any]:
+        job = to_cds_job(request, settings.max_instruments)
+        valuation = value_cds_book(
+            market=job.market,
+            scenario_set=job.scenario_set,
+            credit=job.credit,
+            contracts=job.contracts,
+            measure=job.measure,
+            scenario_credit=job.scenario_credit,
+        )
+        return cds_response(job, valuation)
+
     # ~5 ms for the built-in book (bootstrap + pricing in numpy, QuantLib only for the
     # contract terms): always off the event loop so other requests keep being served.
-    valuation = await run_in_threadpool(
-        value_cds_book,
-        market=job.market,
-        scenario_set=job.scenario_set,
-        credit=job.credit,
-        contracts=job.contracts,
-        measure=job.measure,
-        scenario_credit=job.scenario_credit,
+    return JSONResponse(
+        await off_loop(http, whole, units=work.units, settings=settings, route="/v1/cds")
     )
-    return JSONResponse(cds_response(job, valuation))

@@ -5,13 +5,15 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from scenarios.book import MixedValuation, value_mixed_book
+from service.cost import check_budget, price_work
 from service.deps import SettingsDep
-from service.problems import PROBLEM_JSON
+from service.metrics import record_work
+from service.offload import off_loop
+from service.problems import problem_responses
 from service.schemas.price import (
-    InstrumentIn,
     PriceJob,
     PriceRequest,
     PriceResponse,
@@ -21,15 +23,15 @@ from service.schemas.price import (
 from service.settings import Settings
 
 router = APIRouter(tags=["pricing"])
-_PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
 @router.post(
     "/v1/price",
     response_model=PriceResponse,
-    responses={404: _PROBLEM, 422: _PROBLEM},
+    operation_id="price_book",
+    responses=problem_responses(404, 413, 415, 422, 503),
 )
-async def price(request: PriceRequest, settings: SettingsDep) -> Response:
+async def price(request: PriceRequest, settings: SettingsDep, http: Request) -> Response:
     """Price a book — calls, puts, digitals, forwards and CDS — under the scenario mixture.
 
     For each FX instrument: the mixture premium (JPY per unit of notional), per-scenario
@@ -39,19 +41,27 @@ async def price(request: PriceRequest, settings: SettingsDep) -> Response:
     the ISDA figures per scenario and under the mixture, as in ``POST /v1/cds``. The
     ``scenario_pnl`` matrix gives every line's value if each scenario happens.
     """
-    job = to_job(request, settings.max_instruments, settings)
-    if inline(request, settings):  # async handlers measured ~1.8× the sync threadpool's req/s
-        return Response(render(job, value(job)), media_type="application/json")
-    # large books, CDS and paths go to a worker thread so the event loop keeps serving
-    valuation = await run_in_threadpool(value, job)
-    return Response(render(job, valuation), media_type="application/json")
+    work = price_work(request)
+    check_budget(work, settings, "/v1/price")
+
+    def whole() -> bytes:
+        job = to_job(request, settings.max_instruments, settings)
+        return render(job, value(job))
+
+    if work.units < settings.inline_work_units:  # ~100 µs: a thread hop would double it
+        record_work("/v1/price", work.units, "loop")
+        return Response(whole(), media_type="application/json")
+    # resolution, valuation and rendering on a worker thread, under the request's deadline
+    body = await off_loop(http, whole, units=work.units, settings=settings, route="/v1/price")
+    return Response(body, media_type="application/json")
 
 
-def inline(request: PriceRequest, settings: Settings) -> bool:
-    """Whether the book is valued on the event loop: FX lines only, fewer than
-    ``FXSCEN_OFFLOAD_THRESHOLD`` of them (CDS and path lines always go to a thread)."""
-    lines = request.instruments
-    return len(lines) < settings.offload_threshold and all(type(x) is InstrumentIn for x in lines)
+def inline(request: PriceRequest, settings: Settings) -> float | None:
+    """The book's work units if it is cheap enough to value on the event loop
+    (:mod:`service.cost`: below ``FXSCEN_INLINE_WORK_UNITS`` and within the budget), else
+    None."""
+    units = price_work(request).units
+    return units if units < min(settings.inline_work_units, settings.max_work_units) else None
 
 
 def value(job: PriceJob) -> MixedValuation:

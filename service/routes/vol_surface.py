@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from scenarios.surface_view import vol_surface_view
-from service.problems import PROBLEM_JSON
+from service.cost import check_budget, vol_surface_work
+from service.deps import SettingsDep
+from service.offload import off_loop
+from service.problems import problem_responses
 from service.schemas.vol_surface import (
     VolSurfaceRequest,
     VolSurfaceResponse,
@@ -15,15 +20,17 @@ from service.schemas.vol_surface import (
 )
 
 router = APIRouter(tags=["vol surfaces"])
-_PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
 @router.post(
     "/v1/vol-surface",
     response_model=VolSurfaceResponse,
-    responses={404: _PROBLEM, 422: _PROBLEM},
+    operation_id="vol_surface",
+    responses=problem_responses(404, 413, 415, 422, 503),
 )
-async def vol_surface(request: VolSurfaceRequest) -> JSONResponse:
+async def vol_surface(
+    request: VolSurfaceRequest, settings: SettingsDep, http: Request
+) -> JSONResponse:
     """The smile by tenor of the market, of each scenario, and of their mixture.
 
     Each comes as ATM, risk reversals and butterflies (broker and smile) at the requested
@@ -35,15 +42,22 @@ async def vol_surface(request: VolSurfaceRequest) -> JSONResponse:
     kinks the ATM term structure there. The arbitrage report covers the market's surface,
     each scenario's post-event surface and the mixture's densities and calendar.
     """
-    scenario_set, market = request.resolve()
-    # ~0.1–1 s of solves: off the event loop so other requests keep being served
-    view = await run_in_threadpool(
-        vol_surface_view,
-        market=market,
-        scenario_set=scenario_set,
-        tenors=request.tenors,
-        strikes=request.strike_grid(market.spot),
-        deltas=request.deltas,
-        measure=request.measure,
+    work = vol_surface_work(request)
+    check_budget(work, settings, "/v1/vol-surface")
+
+    def whole() -> dict[str, Any]:
+        scenario_set, market = request.resolve()
+        view = vol_surface_view(
+            market=market,
+            scenario_set=scenario_set,
+            tenors=request.tenors,
+            strikes=request.strike_grid(market.spot),
+            deltas=request.deltas,
+            measure=request.measure,
+        )
+        return vol_surface_response(scenario_set, market, view)
+
+    # ~0.1–1 s of solves (and smile fits of an inline market): off the event loop
+    return JSONResponse(
+        await off_loop(http, whole, units=work.units, settings=settings, route="/v1/vol-surface")
     )
-    return JSONResponse(vol_surface_response(scenario_set, market, view))

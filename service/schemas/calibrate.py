@@ -22,7 +22,7 @@ from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.smiles import SmileQuote
-from service.schemas.common import PositiveFloat, Schema, under
+from service.schemas.common import Date, PositiveFloat, Schema, under
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 from service.schemas.smiles import SmileQuoteIn, quotes_to_domain
 from service.schemas.vol_surface import SetRequest
@@ -46,7 +46,7 @@ class OptionVolIn(Schema):
     """One option's market vol at a strike; give ``tenor`` or ``expiry``."""
 
     tenor: str | None = Field(default=None, examples=["6M"])
-    expiry: dt.date | None = None
+    expiry: Date | None = None
     strike: PositiveFloat = Field(description="JPY per USD.")
     vol: PositiveFloat = Field(description="Black vol, annualised decimal.")
     label: str | None = Field(default=None, max_length=200)

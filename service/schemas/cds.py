@@ -23,7 +23,7 @@ from scenarios.credit import CreditMarket, CurveOverride, CurveSource, EntityCur
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
-from service.schemas.common import FiniteFloat, PositiveFloat, Schema, under
+from service.schemas.common import Choice, Date, FiniteFloat, PositiveFloat, Schema, under
 from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, MeasureRead, ScenarioPnl, scenario_pnl
@@ -66,7 +66,7 @@ class CreditMarketIn(Schema):
     credit market's; the valuation date to the market's."""
 
     id: str = Field(default="inline", max_length=100)
-    valuation_date: dt.date | None = None
+    valuation_date: Date | None = None
     entities: Annotated[list[EntityCurveIn], Field(min_length=1, max_length=100)]
     reference_drivers: dict[str, FiniteFloat] | None = Field(
         default=None, max_length=16, description="Driver levels (percent) the base curves price."
@@ -122,12 +122,12 @@ class CdsContractIn(Schema):
 
     entity: str = Field(examples=["toyota"])
     tenor: str | None = Field(default=None, examples=["5Y"])
-    maturity: dt.date | None = None
+    maturity: Date | None = None
     coupon_bp: FiniteFloat | None = Field(
         default=None, description="Running coupon; defaults to the entity's standard coupon."
     )
     notional: PositiveFloat = 1.0
-    side: Side = Field(default=Side.BUY, description="buy or sell protection.")
+    side: Choice[Side] = Field(default=Side.BUY, description="buy or sell protection.")
     label: str | None = Field(default=None, max_length=200)
 
     def to_domain(self, credit: CreditMarket, index: int) -> CdsContract:
@@ -151,7 +151,7 @@ class CdsRequest(Schema):
     scenario_credit: dict[str, dict[str, CurveOverrideIn]] = Field(
         default_factory=dict, description="scenario → entity → curve override."
     )
-    measure: Measure = Field(
+    measure: Choice[Measure] = Field(
         default=Measure.TILT, description="The FX pricing measure whose q mixes the scenarios."
     )
     contracts: Annotated[list[CdsContractIn], Field(min_length=1)]

@@ -13,7 +13,7 @@ from scenarios.dates import pillar_date
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
 from scenarios.smiles import MarketSurface
-from service.schemas.common import FiniteFloat, PositiveFloat, Schema, under
+from service.schemas.common import Choice, Date, FiniteFloat, PositiveFloat, Schema, under
 from service.schemas.smiles import (
     ScenarioSmileIn,
     SmileQuoteIn,
@@ -26,7 +26,7 @@ class Pillar(Schema):
     """A curve point at a ``tenor`` (ON, 1D, 1W, 1M, 1Y …) or a ``date``; one of the two."""
 
     tenor: str | None = Field(default=None, examples=["1Y"])
-    date: dt.date | None = None
+    date: Date | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> Pillar:
@@ -52,12 +52,12 @@ class VolPillar(Pillar):
 class MarketIn(Schema):
     """A market snapshot. ``spot`` is JPY per USD for value on the valuation date."""
 
-    valuation_date: dt.date
+    valuation_date: Date
     spot: PositiveFloat
     usd_curve: Annotated[list[RatePillar], Field(min_length=1, max_length=200)]
     jpy_curve: Annotated[list[RatePillar], Field(min_length=1, max_length=200)]
     atm_vols: Annotated[list[VolPillar], Field(min_length=1, max_length=200)]
-    curve_interpolation: CurveInterpolation = CurveInterpolation.LOG_LINEAR_DISCOUNT
+    curve_interpolation: Choice[CurveInterpolation] = CurveInterpolation.LOG_LINEAR_DISCOUNT
     surface: Annotated[list[SmileQuoteIn], Field(min_length=1, max_length=40)] | None = Field(
         default=None,
         description="Smile quotes per tenor (ATM, 25Δ RR/BF, optional 10Δ), sorted by expiry. "
@@ -126,7 +126,7 @@ class ScenarioSetIn(Schema):
 
     id: str = Field(default="inline", max_length=100)
     name: str = Field(default="inline scenario set", max_length=200)
-    event_date: dt.date
+    event_date: Date
     scenarios: Annotated[list[ScenarioIn], Field(min_length=1, max_length=64)]
     description: str = ""
 

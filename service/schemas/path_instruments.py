@@ -30,14 +30,14 @@ from scenarios.path_instruments import (
 )
 from scenarios.path_valuation import PathBookValuation
 from scenarios.paths import PathMeasure, SimulationSettings
-from service.schemas.common import FiniteFloat, Schema, under
+from service.schemas.common import Choice, Date, FiniteFloat, Schema, under
 
 
 class _Dated(Schema):
     """Numbers are only typed here: the domain checks their rules, so a broken rule's field
     path carries no union tag (``instruments[0].cash``, not ``instruments[0].one_touch.cash``)."""
 
-    expiry: dt.date | None = None
+    expiry: Date | None = None
     tenor: str | None = Field(default=None, examples=["3M"])
     notional: FiniteFloat = Field(default=1.0, description="> 0.")
     label: str | None = Field(default=None, max_length=200)
@@ -47,8 +47,8 @@ class BarrierOptionIn(_Dated):
     """A knock-in or knock-out call/put; the barrier is watched continuously to expiry."""
 
     kind: Literal["barrier"]
-    option_type: OptionType
-    barrier_type: BarrierType
+    option_type: Choice[OptionType]
+    barrier_type: Choice[BarrierType]
     strike: FiniteFloat = Field(description="JPY per USD, > 0.")
     barrier: FiniteFloat = Field(description="JPY per USD; above spot for up_and_*.")
     rebate: FiniteFloat = Field(default=0.0, description="JPY per USD, ≥ 0.")
@@ -66,7 +66,7 @@ class TouchOptionIn(_Dated):
     """One-touch (pays if spot touches the barrier) or no-touch (pays if it never does)."""
 
     kind: Literal["one_touch", "no_touch"]
-    direction: Direction = Field(description="up: barrier above spot; down: below.")
+    direction: Choice[Direction] = Field(description="up: barrier above spot; down: below.")
     barrier: FiniteFloat = Field(description="JPY per USD.")
     cash: FiniteFloat = Field(description="JPY paid per unit of notional, > 0.")
     pay_at_hit: bool = Field(default=False, description="One-touches: paid at the hit.")
@@ -111,19 +111,49 @@ class PathPricingIn(Schema):
     n_paths: int = 50_000
     seed: int = Field(default=0, description="Same seed, same prices; echoed back.")
     antithetic: bool = False
-    sampling: Sampling = Sampling.PSEUDO
+    sampling: Choice[Sampling] = Sampling.PSEUDO
     sobol_replicates: int = 16
     steps_per_year: int | None = Field(default=None, description="null: daily grid.")
-    monitoring: Monitoring = Field(
+    monitoring: Choice[Monitoring] = Field(
         default=Monitoring.BRIDGE,
         description="bridge: continuous, Brownian-bridge crossing probability per step; "
         "bgk: grid checks against the barrier shifted by 0.5826·σ√Δt; discrete: grid checks.",
     )
-    measure: PathMeasure = PathMeasure.RISK_NEUTRAL
+    measure: Choice[PathMeasure] = PathMeasure.RISK_NEUTRAL
 
     def to_domain(self, workers: int, prefix: str = "paths") -> SimulationSettings:
         fields = self.model_dump(exclude={"measure"})
         return under(prefix, lambda: SimulationSettings(workers=workers, **fields))
+
+
+class PathPriceResult(Schema):
+    """A barrier, touch or double no-touch line of a ``POST /v1/price`` book."""
+
+    label: str | None
+    kind: Literal["barrier", "one_touch", "no_touch", "double_no_touch"]
+    expiry: dt.date
+    tenor: str | None
+    notional: float
+    currency: Literal["JPY"] = Field(description="Currency of price and value.")
+    after_event: bool = Field(
+        description="False: expires on or before the event; the scenarios do not matter."
+    )
+    price: float = Field(description="Mixture price, JPY per unit of notional.")
+    standard_error: float = Field(description="Monte Carlo standard error of price (0: exact).")
+    value: float = Field(description="price × notional, JPY.")
+    scenario_prices: dict[str, float | None] = Field(
+        description="Price if each scenario happens; null where too few paths drew it."
+    )
+    scenario_standard_errors: dict[str, float | None]
+    method: Literal["closed_form", "monte_carlo"]
+    monitoring: Literal["bridge", "bgk", "discrete", "continuous"] = Field(
+        description="How the barrier was watched: continuous for a closed form."
+    )
+    measure: PathMeasure
+    n_paths: int | None = Field(description="Monte Carlo only, as the next three.")
+    seed: int | None
+    sampling: Sampling | None
+    antithetic: bool | None
 
 
 def _nullable(values: np.ndarray, ok: np.ndarray) -> list[float | None]:
@@ -132,7 +162,8 @@ def _nullable(values: np.ndarray, ok: np.ndarray) -> list[float | None]:
 
 
 def path_results(valuation: PathBookValuation) -> list[dict[str, Any]]:
-    """One JSON row per contract: price, standard error, per-scenario prices, method."""
+    """One JSON row per contract: price, standard error, per-scenario prices, method
+    (:class:`PathPriceResult` once ``POST /v1/price`` adds its currency)."""
     names = valuation.scenario_names
     s = valuation.simulation
     rows = []

@@ -27,7 +27,7 @@ from scenarios.paths import (
     build_path_request,
 )
 from scenarios.scenario import ScenarioSet
-from service.schemas.common import Schema
+from service.schemas.common import Choice, Date, Schema
 from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, INLINE_SET_AND_MARKET
@@ -44,7 +44,7 @@ class PathsRequest(Schema):
     scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
     scenario_set: ScenarioSetIn | None = None
     market: MarketIn | None = None
-    horizon: dt.date | None = Field(default=None, description="Last date of the paths.")
+    horizon: Date | None = Field(default=None, description="Last date of the paths.")
     tenor: str | None = Field(default=None, examples=["3M"], description="Horizon as a tenor.")
     steps_per_year: int | None = Field(
         default=None,
@@ -54,18 +54,18 @@ class PathsRequest(Schema):
     n_paths: int = Field(default=20_000, description="Paths (≥ 2; limits in the settings).")
     seed: int = Field(default=0, description="Same seed, same numbers; echoed back.")
     antithetic: bool = False
-    sampling: Sampling = Field(
+    sampling: Choice[Sampling] = Field(
         default=Sampling.PSEUDO,
         description="pseudo, or sobol (scrambled, Brownian bridge; n_paths a multiple of "
         "sobol_replicates).",
     )
     sobol_replicates: int = Field(default=16, description="Independent Sobol replicates.")
-    measure: PathMeasure = Field(
+    measure: Choice[PathMeasure] = Field(
         default=PathMeasure.RISK_NEUTRAL,
         description="risk_neutral: scenarios drawn with q (mean = market forward); "
         "real_world: with the analyst's p and the levels as given.",
     )
-    adjustment: Measure = Field(
+    adjustment: Choice[Measure] = Field(
         default=Measure.TILT,
         description="How q is made risk-neutral (tilt, scale, none); risk_neutral only.",
     )

@@ -31,13 +31,14 @@ from service.schemas.cds import (
     CurveOverrideIn,
     cds_figures,
 )
-from service.schemas.common import PositiveFloat, Schema, under
+from service.schemas.common import Choice, Date, PositiveFloat, Schema, under
 from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.path_instruments import (
     BarrierOptionIn,
     DoubleNoTouchIn,
     PathInstrumentIn,
+    PathPriceResult,
     PathPricingIn,
     TouchOptionIn,
     path_results,
@@ -57,16 +58,16 @@ from service.settings import Settings
 class InstrumentIn(Schema):
     """One European payoff. Give ``expiry`` (a date) or ``tenor`` (ON, 1W … 2Y)."""
 
-    kind: OptionKind
+    kind: Choice[OptionKind]
     strike: PositiveFloat = Field(description="JPY per USD.")
-    expiry: dt.date | None = None
+    expiry: Date | None = None
     tenor: str | None = Field(default=None, examples=["3M"])
-    delivery: dt.date | None = Field(
+    delivery: Date | None = Field(
         default=None,
         description="Settlement date; defaults to the expiry for a dated expiry, and to the "
         "USD/JPY spot rule for a tenor.",
     )
-    payout_currency: Currency | None = Field(
+    payout_currency: Choice[Currency] | None = Field(
         default=None, description="Digitals only: the currency of the fixed payout."
     )
     notional: PositiveFloat = 1.0
@@ -125,7 +126,7 @@ class PriceRequest(Schema):
     scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
     scenario_set: ScenarioSetIn | None = None
     market: MarketIn | None = None
-    measure: Measure = Field(
+    measure: Choice[Measure] = Field(
         default=Measure.TILT,
         description="tilt: q ∝ p·J^λ with Σ q·J = 1 (default); scale: J ← J/Σ p·J; "
         "none: as given, forward mismatch reported.",
@@ -252,7 +253,10 @@ class PriceResponse(Schema):
     event_date: dt.date
     spot: float
     measure: MeasureRead
-    results: list[InstrumentResult | CdsPriceResult]
+    results: list[InstrumentResult | CdsPriceResult | PathPriceResult] = Field(
+        description="One row per instrument, in the request's order: an FX option's, a CDS "
+        "contract's or a barrier / touch line's (by `kind`)."
+    )
     scenario_pnl: ScenarioPnl
 
 

@@ -69,7 +69,13 @@ class ScenarioSetRead(Schema):
             description=s.description,
             event_date=s.event_date,
             scenarios=[
-                ScenarioRead(**{**sc.__dict__, "smile": ScenarioSmileIn.from_domain(sc.smile)})
+                ScenarioRead(
+                    **{
+                        **sc.__dict__,
+                        "drivers": dict(sc.drivers),  # strict: a dict, not a read-only view
+                        "smile": ScenarioSmileIn.from_domain(sc.smile),
+                    }
+                )
                 for sc in s.scenarios
             ],
             market=MarketRead(

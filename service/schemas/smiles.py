@@ -17,7 +17,7 @@ from pricing.fx_delta import AtmType
 from pricing.smile_quotes import Butterfly, SmileConventions
 from scenarios.dates import spot_date, tenor_dates
 from scenarios.smiles import MarketSurface, ScenarioSmile, SmileQuote, SmileShift
-from service.schemas.common import FiniteFloat, PositiveFloat, Schema, under
+from service.schemas.common import Choice, Date, FiniteFloat, PositiveFloat, Schema, under
 
 Vol = Annotated[FiniteFloat, Field(ge=-1.0, le=1.0)]
 
@@ -27,7 +27,7 @@ class SmileQuoteIn(Schema):
     option's expiry ``date``. 10-delta quotes are optional, ``rr10`` and ``bf10`` together."""
 
     tenor: str | None = Field(default=None, examples=["1M"])
-    date: dt.date | None = Field(default=None, description="Option expiry date.")
+    date: Date | None = Field(default=None, description="Option expiry date.")
     atm: PositiveFloat = Field(description="ATM (delta-neutral straddle) vol.", examples=[0.115])
     rr25: Vol = Field(description="25-delta risk reversal, call vol − put vol.", examples=[-0.014])
     bf25: Vol = Field(description="25-delta butterfly (broker strangle).", examples=[0.003])
@@ -85,7 +85,7 @@ class SurfaceConventionsIn(Schema):
         description="Expiries up to this many years quote spot delta, later ones forward delta.",
     )
     atm: Literal["delta_neutral", "forward"] = "delta_neutral"
-    butterfly: Butterfly = Field(
+    butterfly: Choice[Butterfly] = Field(
         default=Butterfly.BROKER, description="broker (market) strangle or smile strangle."
     )
     event_extra_days: float = Field(

@@ -23,7 +23,7 @@ from pricing.quoting import SmileQuotes
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.surface_view import SmileView, SurfaceView
-from service.schemas.common import FiniteFloat, PositiveFloat, Schema
+from service.schemas.common import Choice, FiniteFloat, PositiveFloat, Schema
 from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
@@ -80,7 +80,7 @@ class SetRequest(Schema):
     scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
     scenario_set: ScenarioSetIn | None = None
     market: MarketIn | None = None
-    measure: Measure = Field(
+    measure: Choice[Measure] = Field(
         default=Measure.TILT,
         description="tilt: q ∝ p·J^λ with Σ q·J = 1 (default); scale: J ← J/Σ p·J; none: as given.",
     )
