@@ -15,41 +15,7 @@ from typing import Any
 import httpx2 as httpx
 import numpy as np
 
-from tests.service.served import served
-
-SET = "us-japan-tariff-2025-07-09"
-
-
-def heavy() -> list[tuple[str, dict[str, Any]]]:
-    book = {
-        "scenario_set_id": SET,
-        "instruments": [
-            {"kind": "call" if i % 2 else "put", "strike": 120.0 + (i % 500) * 0.1, "tenor": "3M"}
-            for i in range(100_000)
-        ],
-    }
-    touches = {
-        "scenario_set_id": SET,
-        "instruments": [
-            {
-                "kind": "one_touch",
-                "direction": "up",
-                "barrier": 150.0 + i,
-                "cash": 1.0,
-                "tenor": "1Y",
-            }
-            for i in range(16)
-        ],
-        "paths": {"n_paths": 1_000_000, "seed": 3},
-    }
-    surface = {"scenario_set_id": SET, "strikes": [110.0 + 0.2 * i for i in range(401)]}
-    fan = {"scenario_set_id": SET, "tenor": "1Y", "n_paths": 1_000_000}
-    return [
-        ("/v1/price", book),
-        ("/v1/price", touches),
-        ("/v1/vol-surface", surface),
-        ("/v1/paths", fan),
-    ]
+from tests.service.served import heavy_requests, served
 
 
 def health_times(client: httpx.Client, until: Any, least: int) -> np.ndarray:
@@ -74,7 +40,7 @@ def main() -> None:
         httpx.Client(base_url=server.url, timeout=600) as client,
     ):
         show("health, idle server (reference)", health_times(client, lambda: True, 500))
-        jobs = heavy()
+        jobs = heavy_requests(n_paths=1_000_000, tenor="1Y", fan_chart=True)
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             futures = [pool.submit(client.post, route, json=body) for route, body in jobs]

@@ -27,9 +27,9 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -38,17 +38,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pricing.cancellation import Cancelled, CancelReason, CancelToken, cancel_scope
+from service.asgi import App, Message, Receive, Scope, Send, replay
 from service.metrics import record_work
 from service.problems import PROBLEM_JSON, problem_body
 from service.settings import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Scope = MutableMapping[str, Any]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("service.offload")
 ARRIVED = "fxscen.arrived"  # scope key: time.monotonic() when the request arrived
@@ -189,11 +185,11 @@ class LargeBodies:
                 break
             size += len(message.get("body", b""))
             more = message.get("more_body", False)
-        replay = _replay(received, receive)
+        replayed = replay(received, receive)
         if size <= self.threshold:
-            await self.app(scope, replay, send)
+            await self.app(scope, replayed, send)
         else:
-            await self._on_thread(scope, replay, send)
+            await self._on_thread(scope, replayed, send)
 
     def _may_be_large(self, scope: Scope) -> bool:
         for name, value in scope.get("headers", ()):
@@ -227,18 +223,6 @@ class LargeBodies:
             await asyncio.wrap_future(future)
         finally:
             self._free.put_nowait(loop_thread)
-
-
-def _replay(received: list[Message], receive: Receive) -> Receive:
-    """A ``receive`` that gives back the messages already read, then reads on."""
-    pending = list(received)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay
 
 
 async def off_loop(

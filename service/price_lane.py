@@ -20,22 +20,17 @@ to the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from service.asgi import App, Message, Receive, Scope, Send, replay
 from service.metrics import record_work
 from service.response_cache import ResponseCache
 from service.routes.price import inline, render, value
 from service.schemas.price import PriceRequest, to_job
 from service.settings import Settings
-
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 _MAX_KEY_BYTES = 64 * 1024  # larger bodies (big books) go to the route: rarely repeated
 
@@ -67,7 +62,7 @@ class PriceLane:
         self.path = path
         self.stats = stats or LaneStats()
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
@@ -78,12 +73,12 @@ class PriceLane:
             message = await receive()
             received.append(message)
             if message["type"] != "http.request":  # client gone: let the app see it
-                await self.app(scope, _replay(received, receive), send)
+                await self.app(scope, replay(received, receive), send)
                 return
             size += len(message.get("body", b""))
             more = message.get("more_body", False)
         if more:  # too large to be a key: pass it on, what was read and then the rest
-            await self.app(scope, _replay(received, receive), send)
+            await self.app(scope, replay(received, receive), send)
             return
         body = b"".join(m.get("body", b"") for m in received)
         key = _key(scope, body)
@@ -105,7 +100,7 @@ class PriceLane:
             return
         self.stats.passed += 1
         keep = self._keeper(key, send) if self.cache.max_bytes else send
-        await self.app(scope, _replay(received, receive), keep)
+        await self.app(scope, replay(received, receive), keep)
 
     def _value(self, body: bytes) -> bytes | None:
         """The response to a valid book small enough to value inline; None otherwise (the
@@ -145,7 +140,7 @@ class PriceLane:
 _JSON_QUERYLESS = b"0:16:application/json\0\0"  # the key prefix of a plain JSON request
 
 
-def _key(scope: MutableMapping[str, Any], body: bytes) -> bytes:
+def _key(scope: Scope, body: bytes) -> bytes:
     """Query string, ``Content-Type`` and body, separated so no two requests share a key."""
     content_type = b""
     for name, header in scope.get("headers", ()):
@@ -154,15 +149,3 @@ def _key(scope: MutableMapping[str, Any], body: bytes) -> bytes:
             break
     query = scope.get("query_string", b"")
     return b"%d:%s%d:%s\0\0%s" % (len(query), query, len(content_type), content_type, body)
-
-
-def _replay(received: list[Message], receive: Receive) -> Receive:
-    """A ``receive`` that gives back the messages already read, then reads on."""
-    pending = list(received)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay

@@ -32,19 +32,13 @@ import functools
 import json
 import re
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 
+from service.asgi import App, Message, Receive, Scope, Send, replay
 from service.problems import PROBLEM_JSON, problem_body
-
-Message = MutableMapping[str, Any]
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MEMO_BODY_BYTES = 64 * 1024  # as the lane's cache keys: larger bodies are rarely repeated
@@ -107,13 +101,13 @@ class RequestGuard:
             if len(body) > self.max_body_bytes:
                 await _refuse(send, self._too_large(str(len(body))), close=True)
                 return
-            forward = _replay_one(message, receive)
+            forward = replay([message], receive)
         else:
             received = await self._read_on(scope, message, receive, send)
             if received is None:  # refused, or the client went (the app has seen it)
                 return
             body = b"".join(m.get("body", b"") for m in received)
-            forward = _replay_one({"type": "http.request", "body": body}, receive)
+            forward = replay([{"type": "http.request", "body": body}], receive)
         if body and body not in self._checked:
             refused = None if json_type else _media_type_refusal(content_type)
             if refused is None:
@@ -132,7 +126,7 @@ class RequestGuard:
         size = 0
         while True:
             if message["type"] != "http.request":
-                await self.app(scope, _replay(received, receive), send)
+                await self.app(scope, replay(received, receive), send)
                 return None
             size += len(message.get("body", b""))
             if size > self.max_body_bytes:
@@ -367,29 +361,3 @@ async def _refuse(send: Send, exc: BodyRefused, *, close: bool) -> None:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
-
-
-def _replay_one(message: Message, receive: Receive) -> Receive:
-    """A ``receive`` that gives back ``message``, then reads on."""
-    given = False
-
-    async def replay() -> Message:
-        nonlocal given
-        if given:
-            return await receive()
-        given = True
-        return message
-
-    return replay
-
-
-def _replay(received: list[Message], receive: Receive) -> Receive:
-    """A ``receive`` that gives back the messages already read, then reads on."""
-    pending = list(received)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 UP = "Application startup complete"  # a worker's warm-up done
@@ -92,3 +93,40 @@ def served(*args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
         server._reader.join(timeout=30)
         if process.stderr is not None:
             process.stderr.close()
+
+
+SET = "us-japan-tariff-2025-07-09"
+
+
+def heavy_requests(
+    *, n_paths: int, tenor: str, fan_chart: bool
+) -> list[tuple[str, dict[str, Any]]]:
+    """The heaviest requests the default limits allow, as (route, body): a 100,000-line book
+    (FXSCEN_MAX_INSTRUMENTS), 16 one-touch lines at ``n_paths`` to ``tenor``, a 401-strike
+    vol surface and, with ``fan_chart``, a fan chart of ``n_paths`` to ``tenor``."""
+    book = {
+        "scenario_set_id": SET,
+        "instruments": [
+            {"kind": "call" if i % 2 else "put", "strike": 120.0 + (i % 500) * 0.1, "tenor": "3M"}
+            for i in range(100_000)
+        ],
+    }
+    touches = {
+        "scenario_set_id": SET,
+        "instruments": [
+            {
+                "kind": "one_touch",
+                "direction": "up",
+                "barrier": 150.0 + i,
+                "cash": 1.0,
+                "tenor": tenor,
+            }
+            for i in range(16)
+        ],
+        "paths": {"n_paths": n_paths, "seed": 3},
+    }
+    surface = {"scenario_set_id": SET, "strikes": [110.0 + 0.2 * i for i in range(401)]}
+    requests = [("/v1/price", book), ("/v1/price", touches), ("/v1/vol-surface", surface)]
+    if fan_chart:
+        requests.append(("/v1/paths", {"scenario_set_id": SET, "tenor": tenor, "n_paths": n_paths}))
+    return requests

@@ -20,12 +20,15 @@ from service.cost import (
     PATH_LINE_SHARE,
     PATH_STEP,
     WEEKDAYS_PER_YEAR,
+    cds_work,
     paths_work,
     price_work,
 )
+from service.schemas.cds import CdsRequest
 from service.schemas.paths import PathsRequest
 from service.schemas.price import PriceRequest
 from service.settings import Settings
+from tests.service.test_metrics import scrape, value
 
 SET = "us-japan-tariff-2025-07-09"  # event 2025-07-09, valuation 2025-06-13
 
@@ -137,3 +140,26 @@ def test_a_request_past_its_deadline_gets_a_503_problem_and_stops() -> None:
         assert "deadline" in body["errors"][0]["reason"]
         # a cheap request on the same service is still answered
         assert client.get("/v1/health").status_code == 200
+
+
+def test_work_units_are_counted_where_they_ran(service: TestClient) -> None:
+    """A one-option book is valued on the event loop (by the lane, or by the route when the
+    lane passes it on), a CDS book on a worker thread; each adds its own estimate, once."""
+    one = {
+        "scenario_set_id": SET,
+        "instruments": [{"kind": "call", "strike": 151.5, "tenor": "3M"}],
+    }
+    units = price_work(PriceRequest.model_validate(one)).units
+    cds = {"scenario_set_id": SET, "contracts": [{"entity": "toyota", "tenor": "5Y"}]}
+    cds_units = cds_work(CdsRequest.model_validate(cds)).units
+    loop = {"route": "/v1/price", "where": "loop"}
+    thread = {"route": "/v1/cds", "where": "thread"}
+    name = "fxscen_work_units_total"
+    before = scrape(service)
+    assert service.post("/v1/price", json=one).status_code == 200  # the lane values it
+    charset = {"content-type": "application/json; charset=utf-8"}  # the lane passes it on
+    assert service.post("/v1/price", json=one, headers=charset).status_code == 200
+    assert service.post("/v1/cds", json=cds).status_code == 200
+    after = scrape(service)
+    assert value(after, name, **loop) - value(before, name, **loop) == pytest.approx(2 * units)
+    assert value(after, name, **thread) - value(before, name, **thread) == pytest.approx(cds_units)

@@ -82,21 +82,28 @@ def test_extreme_numbers_get_a_named_4xx_or_finite_figures(service: TestClient, 
     for example in _examples(service)[route]:
         for path in _numeric_leaves(example):
             for value in EXTREMES:
-                body = copy.deepcopy(example)
-                target = body
-                for key in path[:-1]:
-                    target = target[key]
-                target[path[-1]] = value
-                response = service.post(route, json=body)
+                _send_replaced_leaf(service, route, example, path, value)
                 sent += 1
-                where = f"{route} {path} = {value!r}: {response.status_code} {response.text[:300]}"
-                assert response.status_code < 500, where
-                if response.status_code == 200:
-                    assert finite_numbers(response.json()), where
-                else:
-                    assert response.headers["content-type"] == "application/problem+json", where
-                    assert response.json()["errors"][0]["field"], where
     assert sent > 0
+
+
+def _send_replaced_leaf(
+    service: TestClient, route: str, example: dict[str, Any], path: tuple[Any, ...], value: Any
+) -> None:
+    """``example`` with the leaf at ``path`` set to ``value``: a named 4xx or finite figures."""
+    body = copy.deepcopy(example)
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    response = service.post(route, json=body)
+    where = f"{route} {path} = {value!r}: {response.status_code} {response.text[:300]}"
+    assert response.status_code < 500, where
+    if response.status_code == 200:
+        assert finite_numbers(response.json()), where
+    else:
+        assert response.headers["content-type"] == "application/problem+json", where
+        assert response.json()["errors"][0]["field"], where
 
 
 # Dates around and beyond QuantLib's calendar range (1901-01-01 … 2199-12-31) and the
@@ -137,20 +144,8 @@ def _send_replaced(service: TestClient, route: str, replacements: dict[str, list
         for path, text in _string_leaves(example):
             kind = "date" if _is_date(text) else "kind" if path[-1] == "kind" else "other"
             for value in replacements.get(kind, []):
-                body = copy.deepcopy(example)
-                target = body
-                for key in path[:-1]:
-                    target = target[key]
-                target[path[-1]] = value
-                response = service.post(route, json=body)
+                _send_replaced_leaf(service, route, example, path, value)
                 sent += 1
-                where = f"{route} {path} = {value!r}: {response.status_code} {response.text[:300]}"
-                assert response.status_code < 500, where
-                if response.status_code == 200:
-                    assert finite_numbers(response.json()), where
-                else:
-                    assert response.headers["content-type"] == "application/problem+json", where
-                    assert response.json()["errors"][0]["field"], where
     return sent
 
 
