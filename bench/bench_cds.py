@@ -25,7 +25,7 @@ import QuantLib as ql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pricing import cds  # noqa: E402
+from pricing.credit import cds  # noqa: E402
 from pricing.quantlib_guard import quantlib_session, to_ql_date  # noqa: E402
 
 # The built-in USD curve (scenarios/data/tariff_2025.toml: 1D / 1Y / 2Y / 5Y / 10Y zero rates).

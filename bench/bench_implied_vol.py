@@ -23,7 +23,7 @@ import QuantLib as ql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pricing.implied_vol import OK, implied_vol, normalised_black
+from pricing.fx.implied_vol import OK, implied_vol, normalised_black
 from pricing.quantlib_guard import quantlib_session
 
 N_OPTIONS = 1_000_000

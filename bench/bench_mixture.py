@@ -17,8 +17,8 @@ import time
 import numpy as np
 import QuantLib as ql
 
-from pricing.black import Payoff
-from pricing.mixture import OptionBook, ScenarioMix, mixture_greeks
+from pricing.fx.black import Payoff
+from pricing.mixture.european import OptionBook, ScenarioMix, mixture_greeks
 
 SPOT = 144.1
 

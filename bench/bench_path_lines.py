@@ -4,10 +4,10 @@ Run: ``python bench/bench_path_lines.py [n_paths]`` (default 1,000,000). Prints,
 
 1. A book of 1 and of 16 one-touches (up barriers 150…161, down 139…130, half paid at the
    hit) on USD/JPY over 1Y on the daily grid, the built-in tariff scenario set, priced
-   through :func:`scenarios.path_valuation.value_path_book` as the service calls it (two
+   through :func:`scenarios.paths.valuation.value_path_book` as the service calls it (two
    workers), and the ratio of the two times.
 2. The 16-line book at 100,000 paths evaluated line by line, as before the shared kernel
-   (``tests/pricing/path_reference.py``), against the shared kernel on the same paths: time
+   (``tests/pricing/paths/reference.py``), against the shared kernel on the same paths: time
    and the largest relative difference of the prices.
 3. The figures of the service's cost model ``work = n_paths × steps × (1 + α·lines)``: seconds
    per path-step of the simulation alone (pseudo-random and Sobol) and per path-step-line of
@@ -27,14 +27,15 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from pricing.path_options import PathContracts, PathPayoff, price_path_contracts
-from pricing.paths import MonteCarloSettings, PathModel, Sampling, fold_path_blocks
+from pricing.paths.model import MonteCarloSettings, PathModel, Sampling
+from pricing.paths.options import PathContracts, PathPayoff, price_path_contracts
+from pricing.paths.simulation import fold_path_blocks
 from scenarios.catalog import builtin_catalog
 from scenarios.dates import tenor_dates
-from scenarios.path_instruments import Direction, TouchType, build_touch_option
-from scenarios.path_valuation import value_path_book
-from scenarios.paths import SimulationSettings, path_grid, path_market
-from tests.pricing.path_reference import reference_path_prices
+from scenarios.paths.instruments import Direction, TouchType, build_touch_option
+from scenarios.paths.simulation import SimulationSettings, path_grid, path_market
+from scenarios.paths.valuation import value_path_book
+from tests.pricing.paths.reference import reference_path_prices
 
 ENTRY = builtin_catalog()["us-japan-tariff-2025-07-09"]
 MARKET, SCENARIOS = ENTRY.market, ENTRY.scenario_set

@@ -27,22 +27,16 @@ import QuantLib as ql
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from pricing.barriers import touch_price
-from pricing.fan_chart import simulate_fan_chart
-from pricing.path_options import (
+from pricing.fx.barriers import touch_price
+from pricing.paths.fan_chart import simulate_fan_chart
+from pricing.paths.model import BLOCK_PATHS, MonteCarloSettings, PathModel, Sampling, time_grid
+from pricing.paths.options import (
     Monitoring,
     PathContracts,
     PathPayoff,
     price_path_contracts,
 )
-from pricing.paths import (
-    BLOCK_PATHS,
-    MonteCarloSettings,
-    PathModel,
-    Sampling,
-    fold_path_blocks,
-    time_grid,
-)
+from pricing.paths.simulation import fold_path_blocks
 from pricing.quantlib_guard import quantlib_session, to_ql_date
 
 SPOT, R_JPY, R_USD, PRE_VOL = 144.1, 0.005, 0.043, 0.115

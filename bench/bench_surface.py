@@ -35,19 +35,19 @@ import QuantLib as ql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pricing.fx_delta import DeltaType, strike_from_delta
-from pricing.measure import Measure
-from pricing.quoting import quote_surface, quote_total_variance
-from pricing.smile import fit_smiles
-from pricing.smile_quotes import TenorQuote, WingQuote
-from pricing.surface import build_surface
-from scenarios.calibration import CalibrationSettings, calibrate
+from pricing.fx.delta import DeltaType, strike_from_delta
+from pricing.mixture.measure import Measure
+from pricing.vol.quotes import TenorQuote, WingQuote
+from pricing.vol.quoting import quote_surface, quote_total_variance
+from pricing.vol.smile import fit_smiles
+from pricing.vol.surface import build_surface
+from scenarios.calibration.fit import CalibrationSettings, calibrate
 from scenarios.catalog import builtin_catalog
 from scenarios.dates import tenor_dates, year_fraction
-from scenarios.mixture_smile import Expiries, mixture_variance
-from scenarios.surface_view import vol_surface_view
-from scenarios.valuation import fit_measure
-from scenarios.vol_model import build_vol_model
+from scenarios.fx.valuation import fit_measure
+from scenarios.vol.mixture_smile import Expiries, mixture_variance
+from scenarios.vol.model import build_vol_model
+from scenarios.vol.surface_view import vol_surface_view
 
 MIXTURE_TENORS = ("1M", "2M", "3M", "4M", "6M", "9M", "1Y", "15M", "18M", "2Y")
 

@@ -10,7 +10,7 @@ raises, so pure callers (tests, the CLI, benches) see no difference.
 The token lives in a :class:`contextvars.ContextVar`: it follows the computation into
 threads started with a copied context (``contextvars.copy_context().run``, or anyio's
 ``to_thread.run_sync``); a pool that does not copy the context must pass
-:func:`current_token` along itself (:func:`pricing.paths.fold_path_blocks` does).
+:func:`current_token` along itself (:func:`pricing.paths.simulation.fold_path_blocks` does).
 
 Times are :func:`time.monotonic` seconds.
 """

@@ -13,7 +13,7 @@ vol outside the pillars.
 
 Each time is one call of scalar code compiled by numba (IEEE arithmetic, no fastmath; the
 interpolation is numpy's ``interp``, rounding for rounding), in a serial loop below
-:data:`pricing.normalised_black.PARALLEL_THRESHOLD` times and a threaded one (``prange``)
+:data:`pricing.fx.normalised_black.PARALLEL_THRESHOLD` times and a threaded one (``prange``)
 from there on: a handful of times costs a few µs, most of it the Python call. Pillars are
 1-D, sorted and positive, as long as their values; a NaN time gives NaN.
 
@@ -29,7 +29,7 @@ from enum import StrEnum
 import numba as nb
 import numpy as np
 
-from pricing.normalised_black import PARALLEL_THRESHOLD, compiled_pair
+from pricing.fx.normalised_black import PARALLEL_THRESHOLD, compiled_pair
 
 _jit = nb.njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
 

@@ -1,7 +1,7 @@
 """A mixed book — FX options, path-dependent FX options and CDS — under one scenario set.
 
 The one call ``/v1/price`` makes. Each family is valued by its own module
-(:mod:`scenarios.valuation`, :mod:`scenarios.path_valuation`, :mod:`scenarios.cds_valuation`)
+(:mod:`scenarios.fx.valuation`, :mod:`scenarios.paths.valuation`, :mod:`scenarios.credit.valuation`)
 with the same pricing measure,
 and the rows come back in request order so the service can build the scenario × instrument
 matrix. Errors found while valuing a family name the request's ``instruments[i]``.
@@ -14,17 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pricing.measure import Measure
-from scenarios.cds_valuation import CdsBookValuation, CdsContract, value_cds_book
-from scenarios.credit import CreditMarket, ScenarioCredit
+from pricing.mixture.measure import Measure
+from scenarios.credit.curves import CreditMarket, ScenarioCredit
+from scenarios.credit.valuation import CdsBookValuation, CdsContract, value_cds_book
 from scenarios.errors import DomainError, FieldError
-from scenarios.instruments import FxOption
+from scenarios.fx.instruments import FxOption
+from scenarios.fx.valuation import BookValuation, value_book
 from scenarios.market import MarketSnapshot
-from scenarios.path_instruments import PathInstrument
-from scenarios.path_valuation import PathBookValuation, value_path_book
-from scenarios.paths import PathLimits, PathMeasure, SimulationSettings
+from scenarios.paths.instruments import PathInstrument
+from scenarios.paths.simulation import PathLimits, PathMeasure, SimulationSettings
+from scenarios.paths.valuation import PathBookValuation, value_path_book
 from scenarios.scenario import ScenarioSet
-from scenarios.valuation import BookValuation, value_book
 
 
 @dataclass(slots=True)  # built per request and read only: slots build ~4× faster than frozen
@@ -48,7 +48,7 @@ class MixedBook:
         return len(self.option_rows) + len(self.cds_rows) + len(self.path_rows)
 
 
-@dataclass(slots=True)  # a fresh result (see pricing.mixture.MixtureResult)
+@dataclass(slots=True)  # a fresh result (see pricing.mixture.european.MixtureResult)
 class MixedValuation:
     """Per-family valuations and the book's scenario matrix in request order.
 

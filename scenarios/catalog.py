@@ -16,13 +16,13 @@ from importlib import resources
 from typing import Any
 
 from pricing.curve import CurveInterpolation
-from pricing.smile_quotes import SmileConventions
-from scenarios.credit import CreditMarket, EntityCurve
+from pricing.vol.quotes import SmileConventions
+from scenarios.credit.curves import CreditMarket, EntityCurve
 from scenarios.dates import pillar_date, tenor_dates
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
-from scenarios.smiles import MarketSurface, SmileQuote
+from scenarios.vol.smiles import MarketSurface, SmileQuote
 
 DATA_FILES = ("tariff_2025.toml",)
 CREDIT_FILES = ("credit_2025.toml",)

@@ -6,9 +6,9 @@ continuously compounded zero rates (ACT/365F) at pillar dates. The ATM vol term 
 the *pre-event* diffusion vol: the vol the market would carry without the decision; scenario
 vols take over after the event.
 
-An optional :class:`scenarios.smiles.MarketSurface` (ATM, RR, BF per tenor) gives the
+An optional :class:`scenarios.vol.smiles.MarketSurface` (ATM, RR, BF per tenor) gives the
 pre-event vols a smile: when present it is fitted (one SVI slice per tenor) as the snapshot
-is built, and the pre-event diffusion reads it at each strike (:mod:`scenarios.vol_model`);
+is built, and the pre-event diffusion reads it at each strike (:mod:`scenarios.vol.model`);
 when absent the ATM curve alone applies, flat in strike.
 """
 
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from pricing.curve import CurveInterpolation, atm_total_variance, zero_rates_at
-from pricing.surface import VolSurface, build_surface, event_variance_from_weight
-from pricing.svi import SviSmiles
+from pricing.vol.surface import VolSurface, build_surface, event_variance_from_weight
+from pricing.vol.svi import SviSmiles
 from scenarios import checks
 from scenarios.errors import DomainError
-from scenarios.smiles import MarketSurface, fit_quotes, year_fractions
+from scenarios.vol.smiles import MarketSurface, fit_quotes, year_fractions
 
 
 def _pillar_times(field: str, valuation_date: dt.date, dates: tuple[dt.date, ...]) -> np.ndarray:

@@ -5,8 +5,8 @@ analyst's), the USD/JPY level ``L`` expected just after the decision (JPY per US
 post-event vol. The jump ratio ``J = L / S0`` is applied multiplicatively to wherever spot
 is at the event (DESIGN.md), so the scenario's forward for a later expiry is ``F(T)·J``.
 Optional ``drivers`` are the outcome's policy levels in percent (``auto_tariff_pct``,
-``reciprocal_tariff_pct``); :mod:`scenarios.credit` maps them to CDS spreads. An optional
-``smile`` (:class:`scenarios.smiles.ScenarioSmile`) gives the post-event vols a smile; without
+``reciprocal_tariff_pct``); :mod:`scenarios.credit.curves` maps them to CDS spreads. An optional
+``smile`` (:class:`scenarios.vol.smiles.ScenarioSmile`) gives the post-event vols a smile; without
 one the post-event vol is ``vol`` at every strike.
 """
 
@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from scenarios import checks
 from scenarios.errors import DomainError, FieldError
-from scenarios.smiles import ScenarioSmile
+from scenarios.vol.smiles import ScenarioSmile
 
 PROBABILITY_TOLERANCE = 1e-9
 MAX_SCENARIOS = 64

@@ -7,14 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pricing.cancellation import Cancelled
 from scenarios.catalog import builtin_catalog
 from service import docs, observer, problems
 from service.deps import current_settings
+from service.metrics import LaneStats
 from service.offload import HeavyLimiter, LargeBodies, on_cancelled
-from service.price_lane import LaneStats, PriceLane
+from service.price_lane import PriceLane
+from service.pricing_service import PricingService
 from service.request_guard import RequestGuard
 from service.response_cache import ResponseCache
 from service.routes import calibrate, cds, health, paths, price, scenario_sets, vol_surface
@@ -33,26 +34,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     app.state.ready = True  # GET /v1/ready answers 200 from here on
     yield
-
-
-class PricingService(FastAPI):
-    """FastAPI with a chain of plain ASGI layers in front of its whole stack (``entry``).
-
-    From the outside in: :class:`~service.request_guard.RequestGuard` (size, media type and
-    well-formed JSON of a body, refused before anything parses it),
-    :class:`~service.offload.LargeBodies` (a large body is served on its own thread), then
-    :class:`~service.price_lane.PriceLane`, which answers a ``POST /v1/price`` (from the
-    cache, or valued) at no framework layer's cost; everything else, and anything the lane
-    does not answer, goes through the full stack unchanged.
-    """
-
-    entry: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.entry is None:
-            await super().__call__(scope, receive, send)
-        else:
-            await self.entry(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

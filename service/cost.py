@@ -24,7 +24,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from pricing.paths import Sampling
+from pricing.paths.model import Sampling
 from scenarios.catalog import builtin_catalog
 from scenarios.dates import TENOR_PATTERN
 from scenarios.errors import DomainError

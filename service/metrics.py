@@ -16,7 +16,7 @@ metric                                     labels                       counts
 path, and ``unmatched`` for a path no route serves, so a client cannot grow the label set;
 ``method`` is one of the HTTP methods or ``other``. The duration runs from the request's
 arrival at the outermost layer (:mod:`service.observer`) to its last response byte handed to
-the server. Lane outcomes (:class:`~service.price_lane.LaneStats`): ``cached`` (a response-
+the server. Lane outcomes (:class:`LaneStats`): ``cached`` (a response-
 cache hit), ``valued`` (valued by the lane), ``passed`` (to the route, which values or
 refuses it).
 
@@ -41,7 +41,8 @@ import threading
 import weakref
 from bisect import bisect_left
 from collections.abc import MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi.routing import iter_route_contexts
 from prometheus_client import (
@@ -57,9 +58,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.routing import BaseRoute
 
 from service.metrics_dir import MULTIPROC_ENV
-
-if TYPE_CHECKING:
-    from service.price_lane import LaneStats
 
 PUBLISH_SECONDS = 1.0
 UNMATCHED = "unmatched"
@@ -103,6 +101,15 @@ _LANE_OUTCOMES = (LANE.labels("cached"), LANE.labels("valued"), LANE.labels("pas
 
 # (route, method, status) → [count, seconds, one count per bucket of _BUCKETS, then +Inf]
 Row = list[float]
+
+
+@dataclass
+class LaneStats:
+    """Requests the lane answered from the cache, valued itself, or passed to the route."""
+
+    cached: int = 0
+    valued: int = 0
+    passed: int = 0
 
 
 class _Tally:

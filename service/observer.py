@@ -1,13 +1,12 @@
 """The outermost layer: every HTTP request's id, metrics and access-log line.
 
 :class:`RequestObserver` is plain ASGI middleware in front of everything, the price lane
-included (first in :class:`service.app.PricingService`'s ``entry`` chain), so the requests the lane
-answers are counted, timed, logged and given an id like any other. Per request it gives the
-request its id (:mod:`service.request_context`) and adds the ``X-Request-ID`` response header,
-then, once the response is sent, counts and times it (:class:`service.metrics.RequestMetrics`)
-and writes the access line (:mod:`service.logs`). It reads neither body, so its cost stays a
-few microseconds (``bench/bench_metrics.py``).
-"""
+included (first in the ``entry`` chain of :class:`service.pricing_service.PricingService`), so
+the requests the lane answers are counted, timed, logged and given an id like any other. Per
+request it gives the request its id (:mod:`service.request_context`) and adds the
+``X-Request-ID`` response header, then, once the response is sent, counts and times it
+(:class:`service.metrics.RequestMetrics`) and writes the access line (:mod:`service.logs`). It
+reads neither body, so its cost stays a few microseconds (``bench/bench_metrics.py``)."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from service.routes import metrics as metrics_route
 from service.settings import Settings
 
 if TYPE_CHECKING:
-    from service.app import PricingService
+    from service.pricing_service import PricingService
 
 _ACCESS = "%s %s %d"  # method, path, status
 

@@ -11,7 +11,8 @@ of ``200`` are kept in the cache on either path. Any error while the lane values
 domain error, or one it did not foresee) passes the request to the route, which answers as it
 always does.
 
-:class:`service.app.PricingService` puts the lane in front of the whole framework stack, its
+:class:`service.pricing_service.PricingService` puts the lane in front of the whole framework
+stack, its
 error middleware included: skipping the framework's layers, routing, dependency injection and
 body handling for the common case saves ~0.2 ms per request (the README's performance table).
 The route stays the documented endpoint (``/docs``) and the general path; a test holds the two
@@ -20,28 +21,18 @@ to the same bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from service.asgi import App, Message, Receive, Scope, Send, replay
-from service.metrics import record_work
+from service.metrics import LaneStats, record_work
 from service.response_cache import ResponseCache
 from service.routes.price import inline, render, value
 from service.schemas.price import PriceRequest, to_job
 from service.settings import Settings
 
 _MAX_KEY_BYTES = 64 * 1024  # larger bodies (big books) go to the route: rarely repeated
-
-
-@dataclass
-class LaneStats:
-    """Requests the lane answered from the cache, valued itself, or passed to the route."""
-
-    cached: int = 0
-    valued: int = 0
-    passed: int = 0
 
 
 class PriceLane:

@@ -6,13 +6,13 @@ cache when there is one; doing it here means no client request pays for it.
 
 from __future__ import annotations
 
-from pricing.mixture import PARALLEL_THRESHOLD
+from pricing.mixture.european import PARALLEL_THRESHOLD
 from scenarios.catalog import builtin_catalog
-from scenarios.instruments import OptionKind, build_fx_option
-from scenarios.path_instruments import Direction, TouchType, build_touch_option
-from scenarios.path_valuation import value_path_book
-from scenarios.paths import SimulationSettings
-from scenarios.valuation import value_book
+from scenarios.fx.instruments import OptionKind, build_fx_option
+from scenarios.fx.valuation import value_book
+from scenarios.paths.instruments import Direction, TouchType, build_touch_option
+from scenarios.paths.simulation import SimulationSettings
+from scenarios.paths.valuation import value_path_book
 
 
 def warm_up() -> None:

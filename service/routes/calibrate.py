@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
-from scenarios.calibration import calibrate
+from scenarios.calibration.fit import calibrate
 from service.cost import calibrate_work, check_budget
 from service.deps import SettingsDep
 from service.offload import off_loop

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
-from scenarios.cds_valuation import value_cds_book
+from scenarios.credit.valuation import value_cds_book
 from service.cost import cds_work, check_budget
 from service.deps import SettingsDep
 from service.offload import off_loop

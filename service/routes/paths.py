@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
-from scenarios.paths import simulate_paths
+from scenarios.paths.simulation import simulate_paths
 from service.cost import check_budget, paths_work
 from service.deps import SettingsDep
 from service.offload import off_loop

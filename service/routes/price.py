@@ -73,6 +73,6 @@ def value(job: PriceJob) -> MixedValuation:
 
 def render(job: PriceJob, valuation: MixedValuation) -> bytes:
     """The response body. orjson: a 10,000-line book renders in ~25 ms where ``json.dumps``
-    took ~370 ms; every figure is checked finite before this point (scenarios.valuation,
+    took ~370 ms; every figure is checked finite before this point (scenarios.fx.valuation,
     scenarios.book)."""
     return orjson.dumps(price_response(job, valuation))

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
-from scenarios.surface_view import vol_surface_view
+from scenarios.vol.surface_view import vol_surface_view
 from service.cost import check_budget, vol_surface_work
 from service.deps import SettingsDep
 from service.offload import off_loop

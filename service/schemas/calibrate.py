@@ -15,13 +15,13 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
-from scenarios.calibration import Calibration, CalibrationSettings
-from scenarios.calibration_rows import OptionQuote
+from scenarios.calibration.fit import Calibration, CalibrationSettings
+from scenarios.calibration.rows import OptionQuote
 from scenarios.dates import tenor_dates, year_fraction
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
-from scenarios.smiles import SmileQuote
+from scenarios.vol.smiles import SmileQuote
 from service.schemas.common import Date, PositiveFloat, Schema, under
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 from service.schemas.smiles import SmileQuoteIn, quotes_to_domain

@@ -16,10 +16,16 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from pricing.cds import STANDARD_TENORS
-from pricing.measure import Measure
-from scenarios.cds_valuation import CdsBookValuation, CdsContract, Side, build_cds_contract
-from scenarios.credit import CreditMarket, CurveOverride, CurveSource, EntityCurve, ScenarioCredit
+from pricing.credit.cds import STANDARD_TENORS
+from pricing.mixture.measure import Measure
+from scenarios.credit.curves import (
+    CreditMarket,
+    CurveOverride,
+    CurveSource,
+    EntityCurve,
+    ScenarioCredit,
+)
+from scenarios.credit.valuation import CdsBookValuation, CdsContract, Side, build_cds_contract
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet

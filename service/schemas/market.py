@@ -12,7 +12,7 @@ from scenarios import checks
 from scenarios.dates import pillar_date
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
-from scenarios.smiles import MarketSurface
+from scenarios.vol.smiles import MarketSurface
 from service.schemas.common import Choice, Date, FiniteFloat, PositiveFloat, Schema, under
 from service.schemas.smiles import (
     ScenarioSmileIn,

@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from pricing.path_options import Monitoring
-from pricing.paths import Sampling
-from scenarios.path_instruments import (
+from pricing.paths.model import Sampling
+from pricing.paths.options import Monitoring
+from scenarios.paths.instruments import (
     BarrierOption,
     BarrierType,
     Direction,
@@ -28,8 +28,8 @@ from scenarios.path_instruments import (
     build_double_no_touch,
     build_touch_option,
 )
-from scenarios.path_valuation import PathBookValuation
-from scenarios.paths import PathMeasure, SimulationSettings
+from scenarios.paths.simulation import PathMeasure, SimulationSettings
+from scenarios.paths.valuation import PathBookValuation
 from service.schemas.common import Choice, Date, FiniteFloat, Schema, under
 
 

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from pricing.measure import Measure
-from pricing.paths import Sampling
+from pricing.mixture.measure import Measure
+from pricing.paths.model import Sampling
 from scenarios.market import MarketSnapshot
-from scenarios.paths import (
+from scenarios.paths.simulation import (
     DEFAULT_QUANTILES,
     PathLimits,
     PathMeasure,

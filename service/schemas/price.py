@@ -15,15 +15,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Discriminator, Field, Tag
 
-from pricing.measure import Measure, MeasureFit
+from pricing.mixture.measure import Measure, MeasureFit
 from scenarios.book import MixedBook, MixedValuation
-from scenarios.cds_valuation import build_cds_contract
-from scenarios.credit import CreditMarket
+from scenarios.credit.curves import CreditMarket
+from scenarios.credit.valuation import build_cds_contract
 from scenarios.errors import DomainError
-from scenarios.instruments import Currency, FxOption, OptionKind, build_fx_option
+from scenarios.fx.instruments import Currency, FxOption, OptionKind, build_fx_option
+from scenarios.fx.valuation import fit_measure
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
-from scenarios.valuation import fit_measure
 from service.schemas.cds import (
     CdsContractIn,
     CdsFiguresRead,
@@ -455,7 +455,7 @@ def _measure_block(
     fit: MeasureFit, scenario_set: ScenarioSet, spot: float, measure: Measure
 ) -> dict[str, Any]:
     """:func:`measure_read` once per (set, spot, measure), which determine ``fit``
-    (:func:`scenarios.valuation.fit_measure`); shared by the responses, read only."""
+    (:func:`scenarios.fx.valuation.fit_measure`); shared by the responses, read only."""
     key = (scenario_set, spot, measure)
     block = _MEASURE_BLOCKS.get(key)
     if block is None:

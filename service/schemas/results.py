@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from pricing.measure import Measure, MeasureFit
+from pricing.mixture.measure import Measure, MeasureFit
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import Schema
 

@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from pricing.fx_delta import AtmType
-from pricing.smile_quotes import Butterfly, SmileConventions
+from pricing.fx.delta import AtmType
+from pricing.vol.quotes import Butterfly, SmileConventions
 from scenarios.dates import spot_date, tenor_dates
-from scenarios.smiles import MarketSurface, ScenarioSmile, SmileQuote, SmileShift
+from scenarios.vol.smiles import MarketSurface, ScenarioSmile, SmileQuote, SmileShift
 from service.schemas.common import Choice, Date, FiniteFloat, PositiveFloat, Schema, under
 
 Vol = Annotated[FiniteFloat, Field(ge=-1.0, le=1.0)]

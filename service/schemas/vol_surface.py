@@ -17,12 +17,12 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from pricing.arbitrage import ArbitrageReport
-from pricing.measure import Measure
-from pricing.quoting import SmileQuotes
+from pricing.mixture.measure import Measure
+from pricing.vol.arbitrage import ArbitrageReport
+from pricing.vol.quoting import SmileQuotes
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
-from scenarios.surface_view import SmileView, SurfaceView
+from scenarios.vol.surface_view import SmileView, SurfaceView
 from service.schemas.common import Choice, FiniteFloat, PositiveFloat, Schema
 from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pricing.mixture import OptionBook, ScenarioMix
+from pricing.mixture.european import OptionBook, ScenarioMix
 
 
 def flat_book(

@@ -1,4 +1,4 @@
-"""Cooperative cancellation of the Monte Carlo fold (``pricing.paths.fold_path_blocks``).
+"""Cooperative cancellation of the Monte Carlo fold (``pricing.paths.simulation.fold_path_blocks``).
 
 Witnesses: counts, not clocks. The consumer counts the blocks it reduces; a token abandoned
 after block k lets at most one block per worker already under way finish (the worker checks
@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from pricing.cancellation import Cancelled, CancelReason, CancelToken, cancel_scope
-from pricing.path_options import PathContracts, PathPayoff, price_path_contracts
-from pricing.paths import BLOCK_PATHS, MonteCarloSettings, PathModel, fold_path_blocks, time_grid
+from pricing.paths.model import BLOCK_PATHS, MonteCarloSettings, PathModel, time_grid
+from pricing.paths.options import PathContracts, PathPayoff, price_path_contracts
+from pricing.paths.simulation import fold_path_blocks
 
 SPOT = 144.1
 BLOCKS = 12

@@ -22,7 +22,7 @@ import pytest
 import QuantLib as ql
 
 from pricing.curve import CurveInterpolation, atm_total_variance, zero_rates_at
-from pricing.normalised_black import PARALLEL_THRESHOLD
+from pricing.fx.normalised_black import PARALLEL_THRESHOLD
 from pricing.quantlib_guard import quantlib_session, to_ql_date
 
 EPS = float(np.finfo(float).eps)

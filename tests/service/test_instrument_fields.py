@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 
-from scenarios.instruments import build_fx_option
+from scenarios.fx.instruments import build_fx_option
 from service.schemas.price import InstrumentIn
 
 

@@ -1,0 +1,136 @@
+"""The smile's slope in digital prices: the term a Black kernel on total variance leaves out.
+
+Conventions: forwards and strikes in JPY per USD; vols annualised decimals; times in years
+ACT/365F; premiums in JPY per unit of notional (per JPY of payout for JPY digitals, per USD
+for USD digitals); Greeks as in :mod:`pricing.mixture.european`.
+
+A cash-or-nothing digital is minus the strike derivative of a call, ``D(K) = −dC/dK``. When a
+mixture component's total variance depends on the strike, ``v_i = v_i(K)`` (a smile),
+
+    −dC_i/dK = −∂C_i/∂K|_v − ∂C_i/∂v · dv_i/dK.
+
+The kernel of :mod:`pricing.mixture.european` prices the first term (Black's ``N(ω·d2)``) at
+``v_i(K)``; this module prices the second::
+
+    A_i = −ω·s·∂C_i^vanilla/∂v · u_i,    ∂C^vanilla/∂v = K·n(d2)/(2√v),
+    u_i = dv_i/dK = 2σ_pre·σ_pre'·T_pre + 2σ_i·σ_i'·T_post,
+
+with ``s = 1`` for a digital paying 1 JPY and ``s = K`` for one paying 1 USD (an
+asset-or-nothing claim, ``C + K·D``, whose strike derivative of the call part cancels), and
+``σ' = dσ/dK`` the smiles' slopes at the strike. Vanillas and forwards get 0. The digital is
+then exactly ``−dC/dK`` of the smile-priced call (see the tests: a finite difference of call
+prices in strike).
+
+Greeks hold each vol and vol slope at the strike fixed (sticky strike), as the kernel does:
+``delta``/``gamma`` move ``F`` only; ``vega`` shifts every vol in parallel (slopes unchanged,
+so ``u`` moves by ``2σ_pre'·T_pre + 2σ_i'·T_post``); ``theta`` runs the pre-event time off
+(``v`` falls at ``σ_pre²``, ``u`` at ``2σ_pre·σ_pre'``); rhos through ``DF`` and ``F``. In
+terms of ``A = c·n(d2)/√v`` with ``d2 = ln(f/K)/√v − √v/2``, ``f = F·J``::
+
+    f·∂A/∂f = −A·d2/√v,   f²·∂²A/∂f² = A·((d2² − 1)/v + d2/√v),   ∂A/∂v = A·(d1·d2 − 1)/(2v).
+
+References: Breeden & Litzenberger (1978); Clark, *Foreign Exchange Option Pricing* (2011),
+§3.9 (digitals off a smile); Wystup, *FX Options and Structured Products* (2006), §1.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+
+from pricing.fx.black import payoff_coefficients
+from pricing.mixture.european import MixtureResult, OptionBook, ScenarioMix
+
+_INV_SQRT_2PI = 0.3989422804014327
+
+
+def _per_scenario(values: np.ndarray | None, n: int, m: int) -> np.ndarray:
+    """Scenario values ``[m]`` or ``[n, m]`` (None: zeros) as ``[n, m]``."""
+    if values is None:
+        return np.zeros((n, m))
+    return np.broadcast_to(np.atleast_2d(np.asarray(values, dtype=float)), (n, m))
+
+
+def _per_component(values: np.ndarray, n: int, m: int) -> np.ndarray:
+    """Pre-event values ``[n]`` (one per option) or ``[n, m]`` as ``[n, m]``."""
+    values = np.asarray(values, dtype=float)
+    return np.broadcast_to(values[:, None] if values.ndim == 1 else values, (n, m))
+
+
+def digital_slope_terms(
+    *,
+    book: OptionBook,
+    mix: ScenarioMix,
+    pre_vol_slopes: np.ndarray,
+    vol_slopes: np.ndarray | None,
+    spot: float,
+    pre_vols: np.ndarray | None = None,
+) -> MixtureResult:
+    """The slope term's price and Greeks, to add to :func:`pricing.mixture.european.mixture_greeks`.
+
+    Args:
+        book: the options ``[n]``; ``pre_vols`` are the pre-event vols at each strike.
+        mix: weights and jumps ``[m]``; ``vols`` ``[m]`` or ``[n, m]`` at each strike.
+        pre_vol_slopes: ``dσ_pre/dK`` at each strike, ``[n]`` or per component ``[n, m]``,
+            per JPY of strike.
+        vol_slopes: ``dσ_i/dK`` ``[n, m]`` (or ``[m]``; None: flat post-event smiles).
+        spot: S0, JPY per USD.
+        pre_vols: per-component pre-event vols ``[n, m]`` overriding ``book.pre_vols``
+            (:mod:`pricing.mixture.smiles`).
+
+    Returns:
+        A :class:`pricing.mixture.european.MixtureResult` holding only the slope term (zeros for
+        vanillas, forwards and wherever the smiles are flat).
+    """
+    n, m = book.strikes.shape[0], mix.weights.shape[0]
+    c = payoff_coefficients(payoffs=book.payoffs, strikes=book.strikes).expanded()
+    strikes = book.strikes[:, None]
+    scale = -c.omega * (c.cash + c.asset * strikes) * strikes / 2.0  # −ω·s·K/2
+    after = (book.post_times > 0)[:, None]
+    t_pre, t_post = book.pre_times[:, None], book.post_times[:, None]
+    pre_vol = _per_component(book.pre_vols if pre_vols is None else pre_vols, n, m)
+    pre_slope = _per_component(pre_vol_slopes, n, m)
+    # an option expiring on or before the event has one component: no jump, weight 1
+    first = np.arange(m)[None, :] == 0
+    jumps = np.where(after, mix.jumps[None, :], 1.0)
+    weights = np.where(after, mix.weights[None, :], np.where(first, 1.0, 0.0))
+    vols = np.where(after, _per_scenario(mix.vols, n, m), 0.0)
+    slopes = np.where(after, _per_scenario(vol_slopes, n, m), 0.0)
+    v = pre_vol * pre_vol * t_pre + vols * vols * t_post
+    u = 2.0 * (pre_vol * pre_slope * t_pre + vols * slopes * t_post)
+    root_v = np.sqrt(v)
+    d1 = (np.log(book.forwards / book.strikes)[:, None] + np.log(jumps)) / root_v + 0.5 * root_v
+    d2 = d1 - root_v
+    a_u = scale * _INV_SQRT_2PI * np.exp(-0.5 * d2 * d2) / root_v  # ∂A/∂u
+    a = a_u * u
+    f_a_f = -a * d2 / root_v
+    ff_a_ff = a * ((d2 * d2 - 1.0) / v + d2 / root_v)
+    a_v = a * (d1 * d2 - 1.0) / (2.0 * v)
+    dv_dsigma = 2.0 * (pre_vol * t_pre + vols * t_post)
+    du_dsigma = 2.0 * (pre_slope * t_pre + slopes * t_post)
+    df = book.discount_factors
+    value = df * np.sum(weights * a, axis=1)
+    fc_f = df * np.sum(weights * f_a_f, axis=1)
+    run_off = pre_vol * pre_vol * a_v + 2.0 * pre_vol * pre_slope * a_u
+    r_d, r_f = book.rates_jpy, book.rates_usd
+    delta = fc_f / spot
+    return MixtureResult(
+        price=value,
+        delta=delta,
+        delta_premium_adjusted=delta - value / spot,
+        gamma=df * np.sum(weights * ff_a_ff, axis=1) / (spot * spot),
+        vega=df * np.sum(weights * (a_v * dv_dsigma + a_u * du_dsigma), axis=1),
+        theta=r_d * value - (r_d - r_f) * fc_f - df * np.sum(weights * run_off, axis=1),
+        rho_jpy=book.delivery_times * (fc_f - value),
+        rho_usd=-book.delivery_times * fc_f,
+        scenario_values=np.where(after, df[:, None] * a, value[:, None]),
+        d_jumps=np.where(after, df[:, None] * weights * f_a_f / jumps, 0.0),
+    )
+
+
+def add_results(first: MixtureResult, second: MixtureResult) -> MixtureResult:
+    """Field-by-field sum of two results (every field is linear in the price)."""
+    return MixtureResult(
+        **{f.name: getattr(first, f.name) + getattr(second, f.name) for f in fields(first)}
+    )
