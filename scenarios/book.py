@@ -29,7 +29,11 @@ from scenarios.scenario import ScenarioSet
 
 @dataclass(slots=True)  # built per request and read only: slots build ~4× faster than frozen
 class MixedBook:
-    """Instruments by family, with each one's position in the request (``rows``)."""
+    """Instruments by family, with each one's position in the request (``rows``).
+
+    ``signs`` [N] in request order: +1 bought, −1 sold (:mod:`scenarios.positions`); a CDS
+    contract carries its own side, which its valuation applies.
+    """
 
     options: tuple[FxOption, ...] = ()
     option_rows: tuple[int, ...] = ()
@@ -42,6 +46,7 @@ class MixedBook:
     path_settings: SimulationSettings = SimulationSettings()  # noqa: RUF009 (frozen)
     path_measure: PathMeasure = PathMeasure.RISK_NEUTRAL
     path_limits: PathLimits = PathLimits()  # noqa: RUF009 (frozen)
+    signs: np.ndarray | None = None  # None: every line bought
 
     @property
     def size(self) -> int:
@@ -52,8 +57,10 @@ class MixedBook:
 class MixedValuation:
     """Per-family valuations and the book's scenario matrix in request order.
 
-    ``scenario_values`` [N, m] is value × notional if each scenario happens and ``values`` [N]
-    today's mixture value, each in the instrument's own currency (``currencies``).
+    ``scenario_values`` [N, m] is ±value × notional if each scenario happens and ``values``
+    [N] today's mixture value (signed by side: :mod:`scenarios.positions`), each in the
+    instrument's own currency (``currencies``). The families' own figures stay per unit and
+    unsigned.
     """
 
     fx: BookValuation | None
@@ -92,6 +99,8 @@ def value_mixed_book(
         # 'scale') × e^10 (rates ≤ 100% over ≤ 10 years) — so × notional ≤ 1e15 stays far
         # below _MAX_VALUE.
         notionals = np.array([o.notional for o in book.options])
+        if book.signs is not None:
+            notionals = notionals * book.signs  # ±1.0: exact, a sold line is minus a bought
         scenario_values = fx.greeks.scenario_values * notionals[:, None]
         values = fx.greeks.price * notionals
         return MixedValuation(fx, None, None, scenario_values, values, ("JPY",) * book.size)
@@ -101,8 +110,8 @@ def value_mixed_book(
     fx = cds = paths = None
     if book.options:
         fx = _value_fx(market, scenario_set, book, measure)
-        notionals = np.array([o.notional for o in book.options])
         rows = list(book.option_rows)
+        notionals = np.array([o.notional for o in book.options]) * _signs(book, rows)
         with np.errstate(over="ignore"):  # an overflow is refused below, by name
             scenario_values[rows] = fx.greeks.scenario_values * notionals[:, None]
             values[rows] = fx.greeks.price * notionals
@@ -142,13 +151,18 @@ def value_mixed_book(
         except DomainError as exc:
             raise _renumber(exc, "instruments", book.path_rows) from None
         rows = list(book.path_rows)
+        signs = _signs(book, rows)
         # NaN marks a scenario no simulated path fell in; the service shows it as null
-        scenario_values[rows] = paths.scenario_values
-        values[rows] = paths.values
+        scenario_values[rows] = paths.scenario_values * signs[:, None]
+        values[rows] = paths.values * signs
         for r in rows:
             currencies[r] = "JPY"
     _check_magnitude(values, scenario_values)
     return MixedValuation(fx, cds, paths, scenario_values, values, tuple(currencies))
+
+
+def _signs(book: MixedBook, rows: list[int]) -> np.ndarray:
+    return np.ones(len(rows)) if book.signs is None else book.signs[rows]
 
 
 def _value_fx(

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 
 import numpy as np
@@ -52,16 +51,12 @@ from scenarios.credit.curves import (
 from scenarios.errors import DomainError, FieldError
 from scenarios.fx.valuation import fit_measure
 from scenarios.market import MarketSnapshot
+from scenarios.positions import Side
 from scenarios.scenario import ScenarioSet
 
 MAX_CONTRACT_YEARS = 30
 _TENOR = re.compile(r"^([1-9]\d{0,2})([MY])$")
 _ROLL_MONTHS = (3, 6, 9, 12)
-
-
-class Side(StrEnum):
-    BUY = "buy"  # buy protection: pay the coupon, receive (1 − R) on default
-    SELL = "sell"
 
 
 @dataclass(frozen=True)
@@ -188,6 +183,11 @@ class CdsBookValuation:
     mixture: CdsFigures
     base: CdsFigures
     notionals: np.ndarray
+
+    @property
+    def signs(self) -> np.ndarray:
+        """[n] +1 for a protection buyer, −1 for a seller (:class:`scenarios.positions.Side`)."""
+        return np.array([c.side.sign for c in self.contracts])
 
     @property
     def scenario_values(self) -> np.ndarray:
@@ -332,7 +332,7 @@ def value_cds_book(
         )  # fmt: skip
         for name, values in priced.items():
             figures.setdefault(name, np.empty((n, m + 1)))[rows] = values
-    signs = np.array([1.0 if c.side is Side.BUY else -1.0 for c in contracts])
+    signs = np.array([c.side.sign for c in contracts])
     for name in ("jump_to_defaults", "values"):
         figures[name] = figures[name] * signs[:, None]
     q = fit.weights

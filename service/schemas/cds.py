@@ -2,9 +2,10 @@
 
 Units: par spreads, coupons and shifts in bp; upfronts and accrued as decimals of notional
 (0.01 = 1 point, a positive upfront paid by the protection buyer); ``risky_pv01`` per bp of
-running spread per unit notional; ``price`` the contract's PV to its holder per unit notional
-(signed by ``side``), ``value`` = price × notional, in the contract currency (USD);
-``jump_to_default`` the holder's P&L per unit notional if the entity defaulted now.
+running spread per unit notional; ``price`` the contract's PV per unit notional to a
+protection buyer (unsigned, as every line's price: :mod:`scenarios.positions`), ``value`` =
+±price × notional by ``side``, in the contract currency (USD); ``jump_to_default`` the
+holder's P&L per unit notional if the entity defaulted now (signed by ``side``: it is P&L).
 """
 
 from __future__ import annotations
@@ -227,8 +228,12 @@ class CdsFiguresRead(Schema):
     accrued: float = Field(description="Coupon accrued to the step-in date (decimal).")
     risky_pv01: float = Field(description="PV of 1bp running, per unit notional.")
     jump_to_default: float = Field(description="Holder's P&L on default now, per unit.")
-    price: float = Field(description="Holder's PV per unit notional, signed by side.")
-    value: float = Field(description="price × notional, contract currency.")
+    price: float = Field(
+        description="PV per unit notional to a protection buyer (unsigned, as every line's price)."
+    )
+    value: float = Field(
+        description="The position's PV: ±price × notional by side (sell: −), contract currency."
+    )
 
 
 class CdsResult(Schema):
@@ -320,6 +325,7 @@ def cds_figures(v: CdsBookValuation, which: str, notionals: np.ndarray) -> list[
             "jump_to_default", "price")  # fmt: skip
     columns = {k: getattr(f, name) for k, name in zip(keys, names, strict=True)}
     shape = (-1, 1) if which == "scenarios" else (-1,)
+    columns["price"] = f.values * v.signs.reshape(shape)  # the buyer's, as every line's price
     columns["value"] = f.values * notionals.reshape(shape)
     lists = {k: c.tolist() for k, c in columns.items()}
     n = len(notionals)

@@ -17,11 +17,19 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 from scenarios.checks import FIRST_DATE, LAST_DATE
 from scenarios.errors import DomainError
+from scenarios.positions import MAX_TAG_CHARS, MAX_TAGS, TAG_KEY_PATTERN, Side
 
 T = TypeVar("T")
 
@@ -67,3 +75,33 @@ def under(prefix: str, build: Callable[[], T]) -> T:
         return build()
     except DomainError as exc:
         raise exc.prefixed(prefix) from None
+
+
+TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY_PATTERN)]
+TagValue = Annotated[str, StringConstraints(max_length=MAX_TAG_CHARS)]
+Tags = Annotated[
+    dict[TagKey, TagValue],
+    Field(
+        max_length=MAX_TAGS,
+        description=f"Free labels to group lines by (`group_by`), e.g. "
+        f'{{"desk": "g10", "trader": "x"}}: at most {MAX_TAGS}, keys of letters, digits, '
+        f"'_', '.', '-' (1–64), values of at most {MAX_TAG_CHARS} characters.",
+        examples=[{"desk": "g10", "trader": "x"}],
+    ),
+]
+
+
+class PositionFields(Schema):
+    """What every line of a book carries besides its contract: side and tags."""
+
+    side: Choice[Side] = Field(
+        default=Side.BUY,
+        description="buy (long; for a CDS, buy protection) or sell (short). Value, position "
+        "Greeks, scenario values and P&L carry the sign; the price per unit does not.",
+    )
+    tags: Tags = Field(default_factory=dict)
+
+    def contract_fields(self, *exclude: str) -> dict[str, Any]:
+        """The contract's own fields for its domain builder: the position's (side, tags),
+        ``kind`` and ``exclude`` left out."""
+        return self.model_dump(exclude={"kind", "side", "tags", *exclude})

@@ -30,10 +30,11 @@ from scenarios.paths.instruments import (
 )
 from scenarios.paths.simulation import PathMeasure, SimulationSettings
 from scenarios.paths.valuation import PathBookValuation
-from service.schemas.common import Choice, Date, FiniteFloat, Schema, under
+from scenarios.positions import Side
+from service.schemas.common import Choice, Date, FiniteFloat, PositionFields, Schema, under
 
 
-class _Dated(Schema):
+class _Dated(PositionFields):
     """Numbers are only typed here: the domain checks their rules, so a broken rule's field
     path carries no union tag (``instruments[0].cash``, not ``instruments[0].one_touch.cash``)."""
 
@@ -55,7 +56,7 @@ class BarrierOptionIn(_Dated):
     rebate_at_hit: bool = Field(default=False, description="Knock-outs: rebate paid at the hit.")
 
     def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> BarrierOption:
-        fields = self.model_dump(exclude={"kind"})
+        fields = self.contract_fields()
         return under(
             f"instruments[{index}]",
             lambda: build_barrier_option(valuation_date=valuation_date, spot=spot, **fields),
@@ -72,7 +73,7 @@ class TouchOptionIn(_Dated):
     pay_at_hit: bool = Field(default=False, description="One-touches: paid at the hit.")
 
     def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> TouchOption:
-        fields = self.model_dump(exclude={"kind"})
+        fields = self.contract_fields()
         return under(
             f"instruments[{index}]",
             lambda: build_touch_option(
@@ -93,7 +94,7 @@ class DoubleNoTouchIn(_Dated):
     cash: FiniteFloat = Field(description="JPY paid per unit of notional, > 0.")
 
     def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> DoubleNoTouch:
-        fields = self.model_dump(exclude={"kind"})
+        fields = self.contract_fields()
         return under(
             f"instruments[{index}]",
             lambda: build_double_no_touch(valuation_date=valuation_date, spot=spot, **fields),
@@ -134,13 +135,15 @@ class PathPriceResult(Schema):
     expiry: dt.date
     tenor: str | None
     notional: float
+    side: Side
+    tags: dict[str, str]
     currency: Literal["JPY"] = Field(description="Currency of price and value.")
     after_event: bool = Field(
         description="False: expires on or before the event; the scenarios do not matter."
     )
     price: float = Field(description="Mixture price, JPY per unit of notional.")
     standard_error: float = Field(description="Monte Carlo standard error of price (0: exact).")
-    value: float = Field(description="price × notional, JPY.")
+    value: float = Field(description="±price × notional by side (sell: −), JPY.")
     scenario_prices: dict[str, float | None] = Field(
         description="Price if each scenario happens; null where too few paths drew it."
     )

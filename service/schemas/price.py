@@ -10,20 +10,32 @@ JPY-paying digitals). Greeks are per unit of notional: ``delta`` in USD per unit
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import ConfigDict, Discriminator, Field, Tag
 
 from pricing.mixture.measure import Measure, MeasureFit
 from scenarios.book import MixedBook, MixedValuation
+from scenarios.book_totals import DESK_GREEKS, ReportingCurrency
 from scenarios.credit.curves import CreditMarket
 from scenarios.credit.valuation import build_cds_contract
 from scenarios.errors import DomainError
 from scenarios.fx.instruments import Currency, FxOption, OptionKind, build_fx_option
 from scenarios.fx.valuation import fit_measure
 from scenarios.market import MarketSnapshot
+from scenarios.positions import Side
 from scenarios.scenario import ScenarioSet
+from service.schemas.book_totals import (
+    BookTotalsRead,
+    GroupTotalsRead,
+    PositionRisk,
+    book_conversion,
+    book_rows,
+    fx_position_risk,
+    totals_json,
+)
 from service.schemas.cds import (
     CdsContractIn,
     CdsFiguresRead,
@@ -31,7 +43,16 @@ from service.schemas.cds import (
     CurveOverrideIn,
     cds_figures,
 )
-from service.schemas.common import Choice, Date, PositiveFloat, Schema, under
+from service.schemas.common import (
+    Choice,
+    Date,
+    PositionFields,
+    PositiveFloat,
+    Schema,
+    TagKey,
+    Tags,
+    under,
+)
 from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.path_instruments import (
@@ -55,7 +76,7 @@ from service.schemas.results import (
 from service.settings import Settings
 
 
-class InstrumentIn(Schema):
+class InstrumentIn(PositionFields):
     """One European payoff. Give ``expiry`` (a date) or ``tenor`` (ON, 1W … 2Y)."""
 
     kind: Choice[OptionKind]
@@ -94,6 +115,7 @@ class CdsInstrumentIn(CdsContractIn):
     """A standard CDS contract on an automaker (see ``POST /v1/cds``) inside a mixed book."""
 
     kind: Literal["cds"]
+    tags: Tags = Field(default_factory=dict)
 
 
 _PATH_KINDS = frozenset({"barrier", "one_touch", "no_touch", "double_no_touch"})
@@ -143,6 +165,18 @@ class PriceRequest(Schema):
         description="Monte Carlo settings for barrier and touch lines (seeded: same seed, "
         "same prices); unused when every such line expires by the event (closed forms).",
     )
+    reporting_currency: Choice[ReportingCurrency] = Field(
+        default=ReportingCurrency.JPY,
+        description="Currency of the book's converted totals: today's value at the market "
+        "forward to the event, each scenario's at its post-event level (rates returned).",
+    )
+    group_by: Annotated[list[TagKey], Field(max_length=8)] = Field(
+        default_factory=list,
+        description="Tag keys to sub-total by: one group per value of each key (lines "
+        "without the tag in a group of their own).",
+        examples=[["desk"]],
+    )
+    totals: bool = Field(default=True, description="false: lines only, no book totals.")
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -206,14 +240,17 @@ class InstrumentResult(Schema):
     tenor: str | None
     payout_currency: Currency | None
     notional: float
+    side: Side
+    tags: dict[str, str]
     currency: Literal["JPY"] = Field(description="Currency of price and value.")
     after_event: bool = Field(
         description="False: expires on or before the event; the scenarios do not matter."
     )
     forward: float = Field(description="Market forward to delivery, JPY per USD.")
-    price: float = Field(description="Mixture premium, JPY per unit of notional.")
-    value: float = Field(description="price × notional, JPY.")
-    greeks: Greeks
+    price: float = Field(description="Mixture premium, JPY per unit of notional (unsigned).")
+    value: float = Field(description="±price × notional by side (sell: −), JPY.")
+    greeks: Greeks = Field(description="Per unit of notional, unsigned, per 1.00 (see units).")
+    position: PositionRisk = Field(description="The position's Greeks in desk units.")
     scenario_prices: dict[str, float] = Field(
         description="Price in each scenario (= ∂price/∂q_i), JPY per unit of notional."
     )
@@ -233,14 +270,17 @@ class CdsPriceResult(Schema):
     label: str | None
     kind: Literal["cds"]
     entity: str
-    side: str
+    side: Side
+    tags: dict[str, str]
     tenor: str | None
     maturity: dt.date
     coupon_bp: float
     notional: float
     currency: str
-    price: float = Field(description="Holder's PV per unit notional under the mixture.")
-    value: float = Field(description="price × notional, contract currency.")
+    price: float = Field(
+        description="PV per unit notional to a protection buyer under the mixture (unsigned)."
+    )
+    value: float = Field(description="±price × notional by side, contract currency.")
     scenario_prices: dict[str, float]
     mixture: CdsFiguresRead
     base: CdsFiguresRead
@@ -258,6 +298,12 @@ class PriceResponse(Schema):
         "contract's or a barrier / touch line's (by `kind`)."
     )
     scenario_pnl: ScenarioPnl
+    totals: BookTotalsRead | None = Field(
+        description="The book's totals (null when the request asks for none)."
+    )
+    groups: list[GroupTotalsRead] = Field(
+        description="Sub-totals per value of each `group_by` tag key, in that order."
+    )
 
 
 _IV_STATUS = {
@@ -283,6 +329,10 @@ class PriceJob:
     book: MixedBook
     measure: Measure
     labels: tuple[str, ...]
+    tags: tuple[dict[str, str], ...]
+    reporting_currency: ReportingCurrency = ReportingCurrency.JPY
+    group_by: list[str] = field(default_factory=list)
+    totals: bool = True
 
 
 def to_job(
@@ -326,7 +376,9 @@ def to_job(
         cds=tuple(
             under(
                 f"instruments[{i}]",
-                lambda x=x: build_cds_contract(credit=credit, **x.model_dump(exclude={"kind"})),
+                lambda x=x: build_cds_contract(
+                    credit=credit, **x.model_dump(exclude={"kind", "tags"})
+                ),
             )
             for i, x in cds
         ),
@@ -341,10 +393,29 @@ def to_job(
         },
         paths=tuple(x.to_domain(today, market.spot, i) for i, x in path),
         path_rows=tuple(i for i, _ in path),
+        signs=_signs(request.instruments),
         **_path_fields(request, settings, bool(path)),
     )
     labels = tuple(x.label or f"instruments[{i}]" for i, x in enumerate(request.instruments))
-    return PriceJob(scenario_set, market, book, request.measure, labels)
+    return PriceJob(
+        scenario_set,
+        market,
+        book,
+        request.measure,
+        labels,
+        tuple(x.tags for x in request.instruments),
+        request.reporting_currency,
+        list(request.group_by),
+        request.totals,
+    )
+
+
+def _signs(instruments: list[Any]) -> np.ndarray | None:
+    """±1 per line in request order; None when every line is bought (nothing to apply)."""
+    sides = [x.side for x in instruments]
+    if Side.SELL not in sides:
+        return None
+    return np.array([-1.0 if side is Side.SELL else 1.0 for side in sides])
 
 
 def _path_fields(request: PriceRequest, settings: Settings, has_paths: bool) -> dict[str, Any]:
@@ -370,8 +441,10 @@ _GREEKS = (
 )
 
 
-def _fx_rows(job: PriceJob, valuation: MixedValuation) -> list[dict[str, Any]]:
-    """One result per FX line, built column by column."""
+def _fx_rows(
+    job: PriceJob, valuation: MixedValuation, risk: dict[str, np.ndarray]
+) -> list[dict[str, Any]]:
+    """One result per FX line, built column by column; ``risk`` its desk Greeks."""
     fx = valuation.fx
     if fx is None:
         return []
@@ -379,21 +452,34 @@ def _fx_rows(job: PriceJob, valuation: MixedValuation) -> list[dict[str, Any]]:
     g = fx.greeks
     greeks = [dict(zip(_GREEKS, row, strict=True)) for row in
               zip(*(getattr(g, k).tolist() for k in _GREEKS), strict=True)]  # fmt: skip
+    positions = [dict(zip(DESK_GREEKS, row, strict=True)) for row in
+                 zip(*(risk[k].tolist() for k in DESK_GREEKS), strict=True)]  # fmt: skip
     scenario_prices = [dict(zip(names, row, strict=True)) for row in g.scenario_values.tolist()]
     d_levels = [dict(zip(names, row, strict=True)) for row in fx.d_levels.tolist()]
+    rows = job.book.option_rows
+    values = (
+        valuation.values[list(rows)].tolist()
+        if job.book.cds or job.book.paths
+        else (valuation.values.tolist())
+    )
     columns = zip(
         job.book.options,
+        rows,
         g.price.tolist(),
+        values,
         fx.forwards.tolist(),
         fx.after_event.tolist(),
         fx.implied_vols.tolist(),
         fx.implied_ok.tolist(),
         fx.implied_status.tolist(),
         greeks,
+        positions,
         scenario_prices,
         d_levels,
         strict=True,
     )
+    sides = _sides(job)
+    tags = job.tags
     return [
         {
             "label": o.label,
@@ -404,22 +490,46 @@ def _fx_rows(job: PriceJob, valuation: MixedValuation) -> list[dict[str, Any]]:
             "tenor": o.tenor,
             "payout_currency": o.payout_currency.value if o.payout_currency else None,
             "notional": o.notional,
+            "side": sides[row],
+            "tags": tags[row],
             "currency": "JPY",
             "after_event": after,
             "forward": forward,
             "price": price,
-            "value": price * o.notional,
+            "value": value,
             "greeks": greek,
+            "position": position,
             "scenario_prices": prices,
             "dprice_dlevel": levels,
             "implied_vol": iv if iv_ok else None,
             "implied_vol_status": _IV_STATUS[status],
         }
-        for (o, price, forward, after, iv, iv_ok, status, greek, prices, levels) in columns
+        for (
+            o,
+            row,
+            price,
+            value,
+            forward,
+            after,
+            iv,
+            iv_ok,
+            status,
+            greek,
+            position,
+            prices,
+            levels,
+        ) in columns
     ]
 
 
-def _cds_rows(valuation: MixedValuation) -> list[dict[str, Any]]:
+def _sides(job: PriceJob) -> list[str]:
+    signs = job.book.signs
+    if signs is None:
+        return ["buy"] * job.book.size
+    return ["sell" if v < 0 else "buy" for v in signs.tolist()]
+
+
+def _cds_rows(job: PriceJob, valuation: MixedValuation) -> list[dict[str, Any]]:
     v = valuation.cds
     if v is None:
         return []
@@ -432,6 +542,7 @@ def _cds_rows(valuation: MixedValuation) -> list[dict[str, Any]]:
             "kind": "cds",
             "entity": c.entity,
             "side": c.side.value,
+            "tags": job.tags[row],
             "tenor": c.tenor,
             "maturity": c.maturity.isoformat(),
             "coupon_bp": c.coupon_bp,
@@ -444,7 +555,7 @@ def _cds_rows(valuation: MixedValuation) -> list[dict[str, Any]]:
             "base": base[j],
             "scenarios": scenarios[j],
         }
-        for j, c in enumerate(v.contracts)
+        for j, (c, row) in enumerate(zip(v.contracts, job.book.cds_rows, strict=True))
     ]
 
 
@@ -468,19 +579,30 @@ def _measure_block(
 def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
     """The response body as plain JSON types (built directly: books can be large)."""
     fx = valuation.fx
+    spot = job.market.spot
+    risk = fx_position_risk(job.book, valuation, spot) if fx is not None else None
     fx_only = valuation.cds is None and valuation.paths is None
     if fx_only:  # the common book: FX lines in request order, every figure finite
-        results = _fx_rows(job, valuation)
+        results = _fx_rows(job, valuation, risk or {})
     else:
         results = [{} for _ in range(job.book.size)]
-        for row, result in zip(job.book.option_rows, _fx_rows(job, valuation), strict=True):
+        for row, result in zip(
+            job.book.option_rows, _fx_rows(job, valuation, risk or {}), strict=True
+        ):
             results[row] = result
-        for row, result in zip(job.book.cds_rows, _cds_rows(valuation), strict=True):
+        for row, result in zip(job.book.cds_rows, _cds_rows(job, valuation), strict=True):
             results[row] = result
         if valuation.paths is not None:
+            sides = _sides(job)
             rows = path_results(valuation.paths)
             for row, result in zip(job.book.path_rows, rows, strict=True):
-                results[row] = {**result, "currency": "JPY"}
+                results[row] = {
+                    **result,
+                    "value": float(valuation.values[row]),
+                    "side": sides[row],
+                    "tags": job.tags[row],
+                    "currency": "JPY",
+                }
     fit = fx.fit if fx is not None else fit_measure(job.market, job.scenario_set, job.measure)
     names = (
         fx.scenario_names if fx is not None else tuple(s.name for s in job.scenario_set.scenarios)
@@ -489,12 +611,20 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
         names, list(job.labels), valuation.scenario_values, valuation.values, finite=fx_only
     )
     matrix["currencies"] = list(valuation.currencies)
+    totals: dict[str, Any] | None = None
+    groups: list[dict[str, Any]] = []
+    if job.totals:
+        conv = book_conversion(job.market, job.scenario_set, fit.jumps, job.reporting_currency)
+        rows_ = book_rows(job.book, valuation, risk)
+        totals, groups = totals_json(rows_, conv, names, job.tags, job.group_by)
     return {
         "scenario_set_id": job.scenario_set.id,
         "valuation_date": job.market.valuation_date.isoformat(),
         "event_date": job.scenario_set.event_date.isoformat(),
-        "spot": job.market.spot,
-        "measure": _measure_block(fit, job.scenario_set, job.market.spot, job.measure),
+        "spot": spot,
+        "measure": _measure_block(fit, job.scenario_set, spot, job.measure),
         "results": results,
         "scenario_pnl": matrix,
+        "totals": totals,
+        "groups": groups,
     }

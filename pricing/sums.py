@@ -1,0 +1,53 @@
+"""Compensated sums for book totals: Neumaier's variant of Kahan summation, compiled.
+
+A book's total is the sum of many signed position values that largely cancel (a hedged book,
+a straddle bought and sold). Plain floating-point summation loses the low digits of every
+partial sum; Neumaier's algorithm carries each addition's rounding error (an error-free
+transformation: ``t = s + x`` and ``(s − t) + x`` or ``(x − t) + s`` is exactly what was lost)
+and adds the carried errors back at the end, so the result is within a few ulps of the exact
+sum whatever the number of terms or their cancellation (Higham 2002, §4.3; Neumaier 1974).
+Lines that cancel exactly give exactly zero. Cost ~4 flops a term: about 0.1 ms for 10⁵.
+
+NaN propagates (a total over a missing figure is missing).
+
+References: A. Neumaier, "Rundungsfehleranalyse einiger Verfahren zur Summation endlicher
+Summen", ZAMM 54 (1974); N. J. Higham, *Accuracy and Stability of Numerical Algorithms*,
+2nd ed. (2002), §4.3.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _columns(values):  # type: ignore[no-untyped-def]
+    n, k = values.shape
+    out = np.empty(k)
+    for j in range(k):
+        s = 0.0
+        c = 0.0
+        for i in range(n):
+            x = values[i, j]
+            t = s + x
+            if abs(s) >= abs(x):
+                c += (s - t) + x
+            else:
+                c += (x - t) + s
+            s = t
+        out[j] = s + c
+    return out
+
+
+def column_sums(values: np.ndarray) -> np.ndarray:
+    """Compensated sums over axis 0: ``[n]`` → scalar array ``[]``, ``[n, k]`` → ``[k]``."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 1:
+        return np.asarray(_columns(np.ascontiguousarray(array[:, None]))[0])
+    return _columns(np.ascontiguousarray(array))  # type: ignore[no-any-return]
+
+
+def total(values: np.ndarray) -> float:
+    """The compensated sum of a ``[n]`` array."""
+    return float(column_sums(values))

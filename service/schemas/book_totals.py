@@ -1,0 +1,199 @@
+"""The book's totals in a ``POST /v1/price`` response, and each FX line's position risk.
+
+Conventions once, in :mod:`scenarios.positions` (signs) and :mod:`scenarios.book_totals`
+(desk units, conversion rates, what the totals cover).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from scenarios.book import MixedBook, MixedValuation
+from scenarios.book_totals import (
+    DESK_GREEKS,
+    BookRows,
+    Conversion,
+    ReportingCurrency,
+    Totals,
+    book_totals,
+    conversion,
+    group_totals,
+    position_risk,
+)
+from scenarios.fx.instruments import Currency
+from scenarios.market import MarketSnapshot
+from scenarios.scenario import ScenarioSet
+from service.schemas.common import Schema
+
+
+class TotalGreeks(Schema):
+    """Position Greeks summed over the lines that have them, in desk units."""
+
+    delta_usd: float = Field(description="Σ sign·notional·∂price/∂S0, USD.")
+    delta_jpy: float = Field(description="−delta_usd × S0: the JPY leg of that delta, JPY.")
+    delta_premium_adjusted_usd: float = Field(
+        description="Σ sign·notional·(∂price/∂S0 − price/S0): the delta of a USD premium, USD."
+    )
+    gamma_usd_per_big_figure: float = Field(
+        description="Change of delta_usd for a 1.00 JPY move of USD/JPY, USD."
+    )
+    vega_jpy_per_vol_point: float = Field(description="JPY per 1 vol point, every vol.")
+    theta_jpy_per_day: float = Field(description="JPY per calendar day.")
+    rho_jpy_per_bp: float = Field(description="JPY per 1bp of the JPY rate.")
+    rho_usd_per_bp: float = Field(description="JPY per 1bp of the USD rate.")
+
+
+class PositionRisk(TotalGreeks):
+    """One line's position Greeks in desk units (signed by side, × notional)."""
+
+    delta_pct: float = Field(description="100 × delta_usd / notional in USD, %.")
+    delta_premium_adjusted_pct: float = Field(
+        description="100 × delta_premium_adjusted_usd / notional in USD, %."
+    )
+
+
+class TotalsRead(Schema):
+    lines: int
+    lines_with_greeks: int = Field(
+        description="Lines the Greek totals hold (FX European lines; barrier, touch and CDS "
+        "lines have none)."
+    )
+    value: float = Field(description="Today's mixture value, reporting currency.")
+    value_by_currency: dict[str, float] = Field(description="Before conversion: JPY and USD.")
+    scenario_values: dict[str, float | None] = Field(
+        description="Value if each scenario happens, reporting currency (null: a Monte Carlo "
+        "line drew no path in that scenario)."
+    )
+    scenario_values_by_currency: dict[str, dict[str, float | None]] = Field(
+        description="currency → scenario → value, before conversion."
+    )
+    scenario_pnl: dict[str, float | None] = Field(
+        description="scenario_values − value: the book's P&L if each scenario happens."
+    )
+    dvalue_dq: dict[str, float | None] = Field(
+        description="∂value/∂q_i, reporting currency (converted at the mixture's rate)."
+    )
+    dvalue_dlevel: dict[str, float] = Field(
+        description="∂value/∂L_i through the re-solved measure, JPY per JPY of level (FX lines)."
+    )
+    greeks: TotalGreeks
+
+
+class BookTotalsRead(TotalsRead):
+    reporting_currency: ReportingCurrency
+    mixture_rate: float = Field(
+        description="JPY per USD converting today's value: the market forward to the event."
+    )
+    scenario_rates: dict[str, float] = Field(
+        description="JPY per USD converting each scenario's value: its post-event level S0·J_i."
+    )
+
+
+class GroupTotalsRead(TotalsRead):
+    tag: str = Field(description="The tag key grouped by.")
+    value_of_tag: str | None = Field(description="The tag's value; null: lines without it.")
+
+
+def _named(names: tuple[str, ...], values: np.ndarray) -> dict[str, float | None]:
+    return {
+        n: (v if math.isfinite(v) else None) for n, v in zip(names, values.tolist(), strict=True)
+    }
+
+
+def _totals_json(t: Totals, names: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "lines": t.lines,
+        "lines_with_greeks": t.lines_with_greeks,
+        "value": t.value,
+        "value_by_currency": t.value_by_currency,
+        "scenario_values": _named(names, t.scenario_values),
+        "scenario_values_by_currency": {
+            c: _named(names, v) for c, v in t.scenario_values_by_currency.items()
+        },
+        "scenario_pnl": _named(names, t.scenario_pnl),
+        "dvalue_dq": _named(names, t.dvalue_dq),
+        "dvalue_dlevel": dict(zip(names, t.dvalue_dlevel.tolist(), strict=True)),
+        "greeks": t.greeks,
+    }
+
+
+def fx_position_risk(
+    book: MixedBook, valuation: MixedValuation, spot: float
+) -> dict[str, np.ndarray]:
+    """Desk Greeks [n_fx] of the FX lines, in their order (:func:`position_risk`)."""
+    fx = valuation.fx
+    assert fx is not None
+    options = book.options
+    signs = np.ones(len(options)) if book.signs is None else book.signs[list(book.option_rows)]
+    notionals = np.array([o.notional for o in options])
+    jpy_paid = np.array([o.payout_currency is Currency.JPY for o in options], dtype=bool)
+    return position_risk(
+        fx.greeks,
+        signed_notionals=signs * notionals,
+        usd_notionals=np.where(jpy_paid, notionals / spot, notionals),
+        spot=spot,
+    )
+
+
+def book_rows(
+    book: MixedBook, valuation: MixedValuation, risk_fx: dict[str, np.ndarray] | None
+) -> BookRows:
+    """The valued book in request order, with the FX lines' desk Greeks and ∂/∂L placed."""
+    n, m = valuation.scenario_values.shape
+    risk = {g: np.zeros(n) for g in DESK_GREEKS}
+    d_levels = np.zeros((n, m))
+    has = np.zeros(n, dtype=bool)
+    fx = valuation.fx
+    if fx is not None and risk_fx is not None:
+        rows = np.asarray(book.option_rows, dtype=np.intp)
+        for g in DESK_GREEKS:
+            risk[g][rows] = risk_fx[g]
+        signs = np.ones(rows.size) if book.signs is None else book.signs[rows]
+        notionals = np.array([o.notional for o in book.options])
+        d_levels[rows] = fx.d_levels * (signs * notionals)[:, None]
+        has[rows] = True
+    return BookRows(
+        values=valuation.values,
+        scenario_values=valuation.scenario_values,
+        currencies=valuation.currencies,
+        risk=risk,
+        d_levels=d_levels,
+        has_greeks=has,
+    )
+
+
+def book_conversion(
+    market: MarketSnapshot,
+    scenario_set: ScenarioSet,
+    jumps: np.ndarray,
+    reporting: ReportingCurrency,
+) -> Conversion:
+    """Rates of :mod:`scenarios.book_totals`: F(T_e) for the mixture, S0·J_i per scenario."""
+    t_event = (scenario_set.event_date - market.valuation_date).days / 365.0
+    forward = float(market.forwards(np.array([t_event]))[0])
+    return conversion(reporting, forward_to_event=forward, levels=market.spot * jumps)
+
+
+def totals_json(
+    rows: BookRows,
+    conv: Conversion,
+    names: tuple[str, ...],
+    tags: tuple[dict[str, str], ...],
+    group_by: list[str],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The response's ``totals`` and ``groups`` as plain JSON types."""
+    totals = {
+        **_totals_json(book_totals(rows, conv), names),
+        "reporting_currency": conv.reporting.value,
+        "mixture_rate": conv.mixture_rate,
+        "scenario_rates": dict(zip(names, conv.scenario_rates.tolist(), strict=True)),
+    }
+    groups = [
+        {"tag": key, "value_of_tag": value, **_totals_json(t, names)}
+        for key, value, t in group_totals(rows, conv, tags, group_by)
+    ]
+    return totals, groups
