@@ -112,7 +112,7 @@ class BookRows:
         values: [N] signed mixture value, each line's currency.
         scenario_values: [N, m] signed value if each scenario happens (NaN: no Monte Carlo
             path drew it).
-        currencies: [N] "JPY" or "USD".
+        is_usd: [N] True on lines valued in USD (the rest in JPY).
         risk: desk Greeks (:data:`DESK_GREEKS`) [N], 0 on lines without Greeks.
         d_levels: [N, m] signed ∂value/∂L_i, JPY per JPY of level (0 without).
         has_greeks: [N] True on lines whose Greeks ``risk`` holds.
@@ -120,7 +120,7 @@ class BookRows:
 
     values: np.ndarray
     scenario_values: np.ndarray
-    currencies: Sequence[str]
+    is_usd: np.ndarray
     risk: Mapping[str, np.ndarray]
     d_levels: np.ndarray
     has_greeks: np.ndarray
@@ -171,11 +171,10 @@ def book_totals(rows: BookRows, conv: Conversion, select: np.ndarray | None = No
     index = slice(None) if select is None else select
     values = rows.values[index]
     scen = rows.scenario_values[index]
-    currencies = np.asarray(rows.currencies)[index]
+    usd = rows.is_usd[index]
     by_ccy: dict[str, float] = {}
     scen_by_ccy: dict[str, np.ndarray] = {}
-    for ccy in ("JPY", "USD"):
-        mask = currencies == ccy
+    for ccy, mask in (("JPY", ~usd), ("USD", usd)):
         by_ccy[ccy] = total(values[mask])
         scen_by_ccy[ccy] = column_sums(scen[mask])
     value = float(conv.convert(by_ccy["JPY"], by_ccy["USD"], conv.mixture_rate))
@@ -203,10 +202,12 @@ def group_totals(
     order, lines without the tag under ``None`` (last)."""
     out: list[tuple[str, str | None, Totals]] = []
     for key in keys:
-        members: dict[str | None, list[int]] = {}
-        for i, line_tags in enumerate(tags):
-            members.setdefault(line_tags.get(key), []).append(i)
-        order = [v for v in members if v is not None] + ([None] if None in members else [])
+        codes: dict[str | None, int] = {}
+        line_codes = np.fromiter(
+            (codes.setdefault(t.get(key), len(codes)) for t in tags), np.intp, len(tags)
+        )
+        order = [v for v in codes if v is not None] + ([None] if None in codes else [])
         for value in order:
-            out.append((key, value, book_totals(rows, conv, np.array(members[value]))))
+            members = np.flatnonzero(line_codes == codes[value])
+            out.append((key, value, book_totals(rows, conv, members)))
     return out

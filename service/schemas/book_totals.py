@@ -159,7 +159,7 @@ def book_rows(
     return BookRows(
         values=valuation.values,
         scenario_values=valuation.scenario_values,
-        currencies=valuation.currencies,
+        is_usd=np.fromiter((c == "USD" for c in valuation.currencies), bool, n),
         risk=risk,
         d_levels=d_levels,
         has_greeks=has,

@@ -1,10 +1,17 @@
 """``POST /v1/price``: request and response schemas.
 
+Positions (one convention for every kind, :mod:`scenarios.positions`): each line has a
+``side`` (``buy``/``sell``) and a positive ``notional``. ``price`` is per unit and unsigned;
+``value``, ``position``, the scenario matrix and the totals carry the sign.
+
 Units: ``price`` is the mixture premium in JPY per unit of notional, discounted to the
 valuation date (per USD for vanillas, forwards and USD-paying digitals; per JPY of payout for
-JPY-paying digitals). Greeks are per unit of notional: ``delta`` in USD per unit (∂price/∂S0),
-``gamma`` per JPY, ``vega`` per 1.00 of vol (×0.01 for a vol point), ``theta`` per year,
-``rho_jpy``/``rho_usd`` per 1.00 of rate.
+JPY-paying digitals). ``greeks`` are per unit of notional and per 1.00: ``delta`` in USD per
+unit (∂price/∂S0), ``gamma`` per JPY, ``vega`` per 1.00 of vol, ``theta`` per year,
+``rho_jpy``/``rho_usd`` per 1.00 of rate. ``position`` holds the same in desk units for the
+position (delta in USD, JPY and % of notional, gamma per big figure, vega per vol point,
+theta per calendar day, rho per bp; :mod:`scenarios.book_totals`), and ``totals``/``groups``
+their sums with the book's value per scenario converted to ``reporting_currency``.
 """
 
 from __future__ import annotations
@@ -215,6 +222,37 @@ class PriceRequest(Schema):
                         {"kind": "cds", "entity": "nissan", "tenor": "5Y", "notional": 1e7},
                     ],
                     "paths": {"n_paths": 20000, "seed": 7},
+                },
+                {
+                    "scenario_set_id": BUILTIN_SET,
+                    "reporting_currency": "USD",
+                    "group_by": ["desk"],
+                    "instruments": [
+                        {
+                            "kind": "call",
+                            "strike": 150.0,
+                            "tenor": "3M",
+                            "notional": 1e7,
+                            "side": "buy",
+                            "tags": {"desk": "g10", "trader": "x"},
+                        },
+                        {
+                            "kind": "put",
+                            "strike": 140.0,
+                            "tenor": "3M",
+                            "notional": 1e7,
+                            "side": "sell",
+                            "tags": {"desk": "g10", "trader": "y"},
+                        },
+                        {
+                            "kind": "cds",
+                            "entity": "toyota",
+                            "tenor": "5Y",
+                            "notional": 1e7,
+                            "side": "sell",
+                            "tags": {"desk": "credit"},
+                        },
+                    ],
                 },
             ]
         }

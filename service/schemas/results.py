@@ -46,8 +46,8 @@ class ScenarioPnl(Schema):
     scenarios: list[str]
     instruments: list[str] = Field(description="Each instrument's label, or its path.")
     values: list[list[float | None]] = Field(
-        description="[scenario][instrument]: value × notional if the scenario happens "
-        "(null where a Monte Carlo line drew no path in that scenario)."
+        description="[scenario][instrument]: ±value × notional by side if the scenario "
+        "happens (null where a Monte Carlo line drew no path in that scenario)."
     )
     pnl: list[list[float | None]] = Field(
         description="[scenario][instrument]: value in the scenario minus today's mixture value."
