@@ -4,12 +4,15 @@ Discount curves are given by zero rates (continuously compounded, ACT/365F) at p
 times. Two interpolations:
 
 * ``log_linear_discount`` (default): ln DF linear in t between pillars, i.e. piecewise-flat
-  instantaneous forwards; flat forward beyond the last pillar; flat zero rate of the first
-  pillar before it.
+  instantaneous forwards; beyond the last pillar the last interval's forward
+  ``f = (ln DF(t_{n−1}) − ln DF(t_n))/(t_n − t_{n−1})`` continues (a one-pillar curve is
+  flat); before the first pillar, that pillar's zero rate.
 * ``linear_zero``: zero rate linear in t; flat zero rates outside the pillars.
 
 The ATM vol term structure is interpolated linearly in total variance ``w = σ²t`` with flat
-vol outside the pillars.
+vol outside the pillars: ``w = σ_1²·t`` before the first, ``w = σ_n²·t`` after the last (the
+last pillar's vol, not its interval's forward vol) — the rule the smile surface follows at
+fixed moneyness (:mod:`pricing.vol.surface`).
 
 Each time is one call of scalar code compiled by numba (IEEE arithmetic, no fastmath; the
 interpolation is numpy's ``interp``, rounding for rounding), in a serial loop below

@@ -40,6 +40,32 @@ def _columns(values):  # type: ignore[no-untyped-def]
     return out
 
 
+@nb.njit(cache=True, error_model="numpy")
+def _grouped(values, codes, groups):  # type: ignore[no-untyped-def]
+    n, k = values.shape
+    s = np.zeros((groups, k))
+    c = np.zeros((groups, k))
+    for i in range(n):
+        g = codes[i]
+        for j in range(k):
+            x = values[i, j]
+            a = s[g, j]
+            t = a + x
+            if abs(a) >= abs(x):
+                c[g, j] += (a - t) + x
+            else:
+                c[g, j] += (x - t) + a
+            s[g, j] = t
+    return s + c
+
+
+def grouped_column_sums(values: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
+    """Compensated column sums of ``values`` [n, k] per group: row ``i`` adds to group
+    ``codes[i]`` (0 ≤ code < ``groups``); ``[groups, k]``, one pass over the rows."""
+    array = np.ascontiguousarray(values, dtype=np.float64)
+    return _grouped(array, np.ascontiguousarray(codes, dtype=np.intp), groups)  # type: ignore[no-any-return]
+
+
 def column_sums(values: np.ndarray) -> np.ndarray:
     """Compensated sums over axis 0: ``[n]`` → scalar array ``[]``, ``[n, k]`` → ``[k]``."""
     array = np.asarray(values, dtype=np.float64)

@@ -50,7 +50,7 @@ from enum import StrEnum
 import numpy as np
 
 from pricing.mixture.european import MixtureResult
-from pricing.sums import column_sums, total
+from pricing.sums import grouped_column_sums
 
 DESK_GREEKS = (
     "delta_usd",
@@ -64,7 +64,7 @@ DESK_GREEKS = (
     "rho_jpy_per_bp",
     "rho_usd_per_bp",
 )
-_SUMMED = tuple(g for g in DESK_GREEKS if not g.endswith("_pct"))  # percentages do not add
+SUMMED_GREEKS = tuple(g for g in DESK_GREEKS if not g.endswith("_pct"))  # % do not add
 
 
 class ReportingCurrency(StrEnum):
@@ -106,24 +106,22 @@ def position_risk(
 
 @dataclass(frozen=True)
 class BookRows:
-    """A valued book in request order, ``N`` lines and ``m`` scenarios.
+    """A valued book in request order, ``N`` lines and ``m`` scenarios, as the columns its
+    totals add up: ``[N, 1 + 2m + 8]`` — signed mixture value, signed value if each scenario
+    happens (NaN: no Monte Carlo path drew it), signed ∂value/∂L_i (JPY per JPY of level, 0
+    without), then the desk Greeks that add (:data:`SUMMED_GREEKS`, 0 on lines without).
 
     Attributes:
-        values: [N] signed mixture value, each line's currency.
-        scenario_values: [N, m] signed value if each scenario happens (NaN: no Monte Carlo
-            path drew it).
+        columns: as above, each line in its own currency.
         is_usd: [N] True on lines valued in USD (the rest in JPY).
-        risk: desk Greeks (:data:`DESK_GREEKS`) [N], 0 on lines without Greeks.
-        d_levels: [N, m] signed ∂value/∂L_i, JPY per JPY of level (0 without).
-        has_greeks: [N] True on lines whose Greeks ``risk`` holds.
+        has_greeks: [N] True on lines whose Greeks the columns hold.
+        scenarios: m.
     """
 
-    values: np.ndarray
-    scenario_values: np.ndarray
+    columns: np.ndarray
     is_usd: np.ndarray
-    risk: Mapping[str, np.ndarray]
-    d_levels: np.ndarray
     has_greeks: np.ndarray
+    scenarios: int
 
 
 @dataclass(frozen=True)
@@ -166,48 +164,52 @@ def conversion(
     return Conversion(reporting, float(forward_to_event), np.asarray(levels, dtype=float))
 
 
-def book_totals(rows: BookRows, conv: Conversion, select: np.ndarray | None = None) -> Totals:
-    """Totals over the lines ``select`` (a boolean or index array; None: all)."""
-    index = slice(None) if select is None else select
-    values = rows.values[index]
-    scen = rows.scenario_values[index]
-    usd = rows.is_usd[index]
-    by_ccy: dict[str, float] = {}
-    scen_by_ccy: dict[str, np.ndarray] = {}
-    for ccy, mask in (("JPY", ~usd), ("USD", usd)):
-        by_ccy[ccy] = total(values[mask])
-        scen_by_ccy[ccy] = column_sums(scen[mask])
-    value = float(conv.convert(by_ccy["JPY"], by_ccy["USD"], conv.mixture_rate))
-    scenario_values = conv.convert(scen_by_ccy["JPY"], scen_by_ccy["USD"], conv.scenario_rates)
-    dq = conv.convert(scen_by_ccy["JPY"], scen_by_ccy["USD"], conv.mixture_rate)
-    has = rows.has_greeks[index]
+def _totals(sums: np.ndarray, lines: int, with_greeks: int, conv: Conversion) -> Totals:
+    """Totals from the column sums ``[2, K]`` of the JPY (row 0) and USD (row 1) lines."""
+    m = (sums.shape[1] - 1 - len(SUMMED_GREEKS)) // 2
+    jpy, usd = sums[0], sums[1]
+    both = jpy + usd  # Greeks and ∂/∂L: JPY figures on any line that has them
+    value = float(conv.convert(jpy[0], usd[0], conv.mixture_rate))
+    scenario_values = conv.convert(jpy[1 : 1 + m], usd[1 : 1 + m], conv.scenario_rates)
     return Totals(
-        lines=int(values.size),
-        lines_with_greeks=int(np.count_nonzero(has)),
-        value_by_currency=by_ccy,
+        lines=lines,
+        lines_with_greeks=with_greeks,
+        value_by_currency={"JPY": float(jpy[0]), "USD": float(usd[0])},
         value=value,
-        scenario_values_by_currency=scen_by_ccy,
+        scenario_values_by_currency={"JPY": jpy[1 : 1 + m], "USD": usd[1 : 1 + m]},
         scenario_values=scenario_values,
         scenario_pnl=scenario_values - value,
-        dvalue_dq=dq,
-        dvalue_dlevel=column_sums(rows.d_levels[index]),
-        greeks={g: total(rows.risk[g][index]) for g in _SUMMED},
+        dvalue_dq=conv.convert(jpy[1 : 1 + m], usd[1 : 1 + m], conv.mixture_rate),
+        dvalue_dlevel=both[1 + m : 1 + 2 * m],
+        greeks=dict(zip(SUMMED_GREEKS, both[1 + 2 * m :].tolist(), strict=True)),
     )
+
+
+def book_totals(rows: BookRows, conv: Conversion) -> Totals:
+    """Totals over every line of the book: one compensated pass over its columns."""
+    sums = grouped_column_sums(rows.columns, rows.is_usd.astype(np.intp), 2)
+    return _totals(sums, rows.columns.shape[0], int(np.count_nonzero(rows.has_greeks)), conv)
 
 
 def group_totals(
     rows: BookRows, conv: Conversion, tags: Sequence[Mapping[str, str]], keys: Sequence[str]
 ) -> list[tuple[str, str | None, Totals]]:
     """Sub-totals per value of each tag ``key``: ``(key, value, totals)``, values in first-seen
-    order, lines without the tag under ``None`` (last)."""
+    order, lines without the tag under ``None`` (last); one pass over the book per key."""
     out: list[tuple[str, str | None, Totals]] = []
+    usd = rows.is_usd.astype(np.intp)
     for key in keys:
         codes: dict[str | None, int] = {}
         line_codes = np.fromiter(
             (codes.setdefault(t.get(key), len(codes)) for t in tags), np.intp, len(tags)
         )
+        n_groups = len(codes)
+        sums = grouped_column_sums(rows.columns, 2 * line_codes + usd, 2 * n_groups)
+        lines = np.bincount(line_codes, minlength=n_groups)
+        greeks = np.bincount(line_codes, weights=rows.has_greeks, minlength=n_groups)
         order = [v for v in codes if v is not None] + ([None] if None in codes else [])
         for value in order:
-            members = np.flatnonzero(line_codes == codes[value])
-            out.append((key, value, book_totals(rows, conv, members)))
+            g = codes[value]
+            totals = _totals(sums[2 * g : 2 * g + 2], int(lines[g]), int(greeks[g]), conv)
+            out.append((key, value, totals))
     return out

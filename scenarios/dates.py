@@ -12,6 +12,9 @@ Structured Products*, 2nd ed., §1.4):
 * Month and year tenors (``1M``…, ``1Y``…): delivery = spot date + tenor, modified following
   with the end-of-month rule on the joint calendar; expiry = the joint business day whose
   spot date is that delivery (two business days back, then checked forward).
+* A dated expiry: delivery = the spot date of the expiry (:func:`expiry_delivery`), counted
+  from the expiry itself as for day and week tenors (an expiry on a holiday counts its next
+  Tokyo business day as T+1, as QuantLib's ``Calendar.advance`` does).
 
 Times are ACT/365F: ``(date − valuation_date).days / 365``. QuantLib supplies the
 calendars; every call runs under :func:`pricing.quantlib_guard.quantlib_session`.
@@ -59,6 +62,29 @@ def spot_date(trade_date: dt.date, field: str = "valuation_date") -> dt.date:
         )
     with quantlib_session():
         return from_ql_date(_spot(_JOINT.adjust(to_ql_date(trade_date), ql.Following)))
+
+
+def expiry_delivery(expiry: dt.date, field: str = "expiry") -> dt.date:
+    """Delivery of an option expiring on ``expiry``: the USD/JPY spot date of that day (T+2,
+    the first day a Tokyo business day, the second a joint one); ``field`` names it in errors.
+
+    The desk's convention: exercise on the expiry settles as a spot trade done that day.
+    """
+    last = checks.LAST_DATE - dt.timedelta(days=10)  # room for the spot lag and its rolls
+    if not checks.FIRST_DATE <= expiry <= last:
+        raise DomainError.field(
+            field,
+            f"must be between {checks.FIRST_DATE.isoformat()} and {last.isoformat()}, "
+            f"got {expiry.isoformat()}",
+        )
+    return _expiry_delivery(expiry)
+
+
+@lru_cache(maxsize=16384)
+def _expiry_delivery(expiry: dt.date) -> dt.date:
+    # a book holds a handful of distinct expiry dates: one QuantLib call each
+    with quantlib_session():
+        return from_ql_date(_spot(to_ql_date(expiry)))
 
 
 def check_tenor(field: str, tenor: str) -> tuple[int, str]:

@@ -12,8 +12,10 @@ performance table). Every pricing route estimates its request, then:
 
 What is counted: FX lines (per line, and per line × scenario; lines under scenario smiles
 take the step-by-step path, ~0.3 ms each), CDS contracts × scenarios, Monte Carlo path × step
-× (1 + α·path lines) — the lines share one simulation, each adds α of its cost — for barrier
-and touch lines expiring after the event (earlier ones are closed forms), the strike × tenor ×
+× (1 + α·(barriers − 1)) — the lines share one simulation, each barrier watched adds α of its
+cost: one for a barrier option or touch, two for a corridor (double barriers, double touches,
+KOKIs), three for a KIKO (its corridor and its knock-out) — for path lines expiring after the
+event (earlier ones are closed forms, but for KOKIs, always simulated), the strike × tenor ×
 scenario grid of a vol surface, quotes × scenarios × refit rounds of a calibration. An
 estimate errs high rather than low; the request deadline bounds whatever it misses.
 """
@@ -57,6 +59,15 @@ CALIBRATION_QUOTE_SCENARIO = 200.0
 REFIT_ROUNDS = 25  # outer nonlinear rounds of a level/vol refit
 
 WEEKDAYS_PER_YEAR = 261  # the daily grid of the path simulations
+# barriers a path line watches (α is paid per barrier); any other path kind watches one
+PATH_BARRIERS = {
+    "double_no_touch": 2,
+    "double_one_touch": 2,
+    "double_barrier": 2,
+    "koki": 2,
+    "kiko": 3,
+}
+ALWAYS_SIMULATED = frozenset({"koki"})  # no closed form, even expiring by the event
 
 
 @dataclass(frozen=True)
@@ -141,7 +152,7 @@ def price_work(request: PriceRequest) -> WorkEstimate:
         request.scenario_set_id, request.market.valuation_date if request.market else None
     )
     smiles = inline_set is not None and any(s.smile is not None for s in inline_set.scenarios)
-    fx = cds = 0
+    fx = cds = barriers = 0
     path_years: list[float] = []
     event_years = _years(today, event, None) if event is not None else 0.0
     for line in request.instruments:
@@ -152,8 +163,11 @@ def price_work(request: PriceRequest) -> WorkEstimate:
             cds += 1
         else:
             years = _years(today, getattr(line, "expiry", None), getattr(line, "tenor", None))
-            if years > event_years:  # expiring by the event: a closed form
+            kind = getattr(line, "kind", "")
+            # expiring by the event: a closed form (but for a KOKI)
+            if years > event_years or kind in ALWAYS_SIMULATED:
                 path_years.append(years)
+                barriers += PATH_BARRIERS.get(kind, 1)
     units = REQUEST + fx * (FX_LINE + FX_LINE_SCENARIO * m)
     if smiles and fx:
         units += SMILE_SET + fx * SMILE_LINE
@@ -166,13 +180,13 @@ def price_work(request: PriceRequest) -> WorkEstimate:
         lines = len(path_years)
         sobol = settings.sampling == Sampling.SOBOL
         step, share = (SOBOL_PATH_STEP, SOBOL_LINE_SHARE) if sobol else (PATH_STEP, PATH_LINE_SHARE)
-        simulation = max(settings.n_paths, 0) * steps * step * (1 + share * (lines - 1))
+        simulation = max(settings.n_paths, 0) * steps * step * (1 + share * (barriers - 1))
         units += simulation + lines * FX_LINE
         if simulation > units / 2:
             driver = "paths.n_paths"
             what = (
                 f"{settings.n_paths} paths × {steps} steps, {lines} path lines "
-                f"after the event on one simulation"
+                f"({barriers} barriers) simulated together"
             )
     return WorkEstimate(units, driver, what)
 

@@ -44,6 +44,7 @@ log = logging.getLogger("service")
 # member tags of the discriminated unions in the schemas (service.schemas.price)
 _UNION_TAGS = frozenset(
     {"fx", "cds", "path", "barrier", "one_touch", "no_touch", "double_no_touch"}
+    | {"double_one_touch", "double_barrier", "kiko", "koki"}
 )
 
 

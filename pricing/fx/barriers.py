@@ -5,7 +5,7 @@ the forward to expiry ``F`` and the JPY discount factor ``DF``, read as flat rat
 ``r = −ln(DF)/T`` (domestic, JPY) and cost of carry ``b = ln(F/S)/T = r_d − r_f``. These are
 exact for flat rates and vol; with term structures they are the usual flat-equivalent
 approximation (QuantLib's analytic engines make the same one). Payouts and premiums in JPY
-per unit of notional (rebates and touch payouts in JPY).
+per unit of notional (rebates in JPY; touch payouts in JPY, or in USD where asked).
 
 Why numpy rather than QuantLib's engines: the formulas are a few vectorised lines, a book is
 priced in one call without building QuantLib objects per option (≈10 µs each) or taking the
@@ -16,7 +16,9 @@ Conventions (as QuantLib's ``AnalyticBarrierEngine``, ``AnalyticDigitalAmericanE
 knock-in's at expiry if never knocked in; a one-touch pays at the hit or at expiry; a
 no-touch and a double no-touch pay at expiry. Where spot is already at or beyond the barrier
 (QuantLib raises), the contract is taken as triggered now: a knock-out is worth its rebate, a
-knock-in the vanilla, a one-touch its cash (discounted if paid at expiry), a no-touch 0.
+knock-in the vanilla, a one-touch its cash (discounted if paid at expiry; a USD cash amount
+is worth spot now, or ``F·DF`` at expiry), a no-touch 0. Double-barrier options, double
+one-touches and KIKOs are in :mod:`pricing.fx.double_barriers`.
 
 Notation (Haug 2007): ``μ = (b − σ²/2)/σ²``, ``λ = √(μ² + 2r/σ²)``, ``s = σ√T``, η = +1 for a
 down barrier and −1 for an up barrier, φ = +1 call and −1 put.
@@ -216,17 +218,23 @@ def touch_price(
     discount_factors: np.ndarray,
     vols: np.ndarray,
     times: np.ndarray,
+    pays_usd: np.ndarray | bool = False,
 ) -> ClosedFormPrices:
-    """One-touch (paid at hit or at expiry) and no-touch (at expiry) paying ``cash`` JPY.
+    """One-touch (paid at hit or at expiry) and no-touch (at expiry) paying ``cash``.
 
     ``is_up``: barrier above spot (touch from below); ``one_touch``: False for a no-touch
-    (``pay_at_hit`` is then ignored). Other arguments as :func:`barrier_price`.
+    (``pay_at_hit`` is then ignored); ``pays_usd``: ``cash`` is USD rather than JPY — worth
+    ``H`` JPY per USD paid at the hit (spot is on the barrier), ``S_T`` paid at expiry, so
+    ``E[DF·S_T·1{·}] = S·DF_f·P^f(·)`` with ``P^f`` under the USD numeraire (carry
+    ``b + σ²``; Haug 2007 §4.19.5, asset-or-nothing). Other arguments as
+    :func:`barrier_price`; prices JPY per unit of notional.
     """
     m = _Lognormal.build(spots, forwards, discount_factors, vols, times)
-    up, one, at_hit, barriers, cash = np.broadcast_arrays(
+    up, one, at_hit, usd, barriers, cash = np.broadcast_arrays(
         np.asarray(is_up, dtype=bool),
         np.asarray(one_touch, dtype=bool),
         np.asarray(pay_at_hit, dtype=bool),
+        np.asarray(pays_usd, dtype=bool),
         np.asarray(barriers, dtype=float),
         np.asarray(cash, dtype=float),
     )
@@ -234,11 +242,27 @@ def touch_price(
     log_hs = np.log(barriers / m.spots)
     survival = m.survival(log_hs, eta)
     at_expiry = m.discount_factors * np.where(one, 1.0 - survival, survival)
-    prices = cash * np.where(one & at_hit, m.hit_value(log_hs, eta), at_expiry)
+    hit_value = m.hit_value(log_hs, eta)
+    forward_value = m.forwards * m.discount_factors  # 1 USD paid at expiry, in JPY today
+    if usd.any():
+        with np.errstate(over="ignore", invalid="ignore"):  # σ²T past ~700: flagged below
+            dollar = _Lognormal.build(
+                m.spots,
+                m.forwards * np.exp(m.deviations**2),
+                m.discount_factors * m.forwards / m.spots,
+                vols,
+                times,
+            )
+            dollar_survival = dollar.survival(log_hs, eta)
+        dollar_expiry = forward_value * np.where(one, 1.0 - dollar_survival, dollar_survival)
+        at_expiry = np.where(usd, dollar_expiry, at_expiry)
+        hit_value = np.where(usd, barriers * hit_value, hit_value)
+    prices = cash * np.where(one & at_hit, hit_value, at_expiry)
     triggered = np.where(up, m.spots >= barriers, m.spots <= barriers)
-    paid_now = cash * np.where(at_hit, 1.0, m.discount_factors)
+    now = np.where(usd, m.spots, 1.0)
+    paid_now = cash * np.where(at_hit, now, np.where(usd, forward_value, m.discount_factors))
     prices = np.where(triggered, np.where(one, paid_now, 0.0), prices)
-    valid = m.lam_valid | ~(one & at_hit) | triggered
+    valid = (m.lam_valid | ~(one & at_hit) | triggered) & np.isfinite(prices)
     return ClosedFormPrices(np.where(valid, prices, np.nan), valid)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from pricing.curve import atm_variance_serial, zero_rates_serial
 from pricing.fx.black import PAYOFF_TABLE, Payoff
-from pricing.fx.implied_vol import implied_one
+from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_one
 from pricing.fx.normalised_black import PARALLEL_THRESHOLD, compiled_pair
 from pricing.mixture.european import option_mixture
 from pricing.vol.surface import vol_point
@@ -249,8 +249,9 @@ def _book_body(
             d_levels[i, k] = total / spot
         code = payoffs[i]
         if code <= _PUT:  # CALL 0, PUT 1: the vanillas
+            # the mixture price is a Black difference: its deep-ITM noise is no time value
             vol, flag = implied_one(price[i], forwards[i], strikes[i], expiries[i], dfs[i],
-                                     code == _CALL)  # fmt: skip
+                                     code == _CALL, BLACK_FORMULA_ULPS)  # fmt: skip
             implied[i] = vol
             status[i] = flag
             converged[i] = flag == 0

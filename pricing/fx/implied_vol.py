@@ -2,12 +2,16 @@
 
 A premium is reduced to the normalised out-of-the-money call price ``b(x, s)`` of
 :mod:`pricing.fx.normalised_black` (``x = −|ln(F/K)| ≤ 0``, ``s = σ√T``) by subtracting the
-intrinsic value (parity turns an in-the-money option into the out-of-the-money one on the
-other side) and dividing by ``DF·√(FK)``. ``s`` comes from a rational-cubic guess in one of
-four branches (two of them on transformed axes: a lower map for tiny prices, an upper map
-near the bound ``e^{x/2}``), polished by two third-order Householder steps on the objective
-that is well conditioned there: ``1/ln b`` lowest, ``b`` in the middle, ``ln(e^{x/2} − b)``
-at the top; two more steps only where the second one was still large.
+discounted intrinsic value and dividing by ``DF·√(FK)``: parity turns an in-the-money option
+into the out-of-the-money one on the other side, as Jäckel's reference code does, so a time
+value of a few ulps is still inverted. ``DF·(F − K)⁺`` is carried in two doubles (the
+roundings of ``F − K`` and of the product recovered exactly: Knuth's TwoSum, Dekker's
+product), so the time value ``p − DF·(F − K)⁺`` carries the premium's own rounding only.
+``s`` comes from a rational-cubic guess in one of four branches (two of them on transformed
+axes: a lower map for tiny prices, an upper map near the bound ``e^{x/2}``), polished by two
+third-order Householder steps on the objective that is well conditioned there: ``1/ln b``
+lowest, ``b`` in the middle, ``ln(e^{x/2} − b)`` at the top; two more steps only where the
+second one was still large.
 
 Each option is solved by one call of scalar code compiled by numba (IEEE division, no
 fastmath), in a loop with two compilations: a serial one for small batches (one option costs
@@ -18,13 +22,17 @@ and compiled lazily, so a first call with one option builds (or loads) the seria
 Conventions: forwards and strikes in JPY per USD; expiries in years ACT/365F; premiums are
 discounted (``DF × Black``) in JPY per USD of notional; vols annualised decimals.
 
-Accuracy: the vol reproduces the premium to a few ulps, so its error is about
-``ε·premium/vega`` plus ~1e-15 — below 1e-12 out of the money and wherever an in-the-money
-time value is not drowned in the rounding of the intrinsic value. Deep in the money at short
-expiries and low vols the premium does not hold the vol to 1e-12; that is the input's
-precision, not the solver's (see the tests).
+Accuracy: the vol is the one of the premium as given, to ~1e-15 relative (50-digit witness
+in the tests), also a few ulps above intrinsic; its distance from the vol the premium was
+priced at is about ``ε·premium/vega`` — below 1e-12 out of the money and wherever an
+in-the-money time value is not drowned in the rounding of the premium. Deep in the money at
+short expiries and low vols the premium does not hold the vol to 1e-12; that is the input's
+precision, not the solver's. The premium equal to ``DF·(F − K)⁺`` rounded to the nearest
+double has no time value (``NO_TIME_VALUE``); any premium below it is ``BELOW_INTRINSIC``.
 
 References: Jäckel, P., "Let's Be Rational", Wilmott (2015) 40–53, and its reference code;
+Dekker, "A floating-point technique for extending the available precision", Numer. Math. 18
+(1971) 224–242 (the exact product); Knuth, *TAOCP* vol. 2, §4.2.2 (TwoSum);
 Delbourgo & Gregory, "Shape preserving piecewise rational interpolation", SIAM J. Sci. Stat.
 Comput. 6 (1985); Wichura, "Algorithm AS 241: The percentage points of the normal
 distribution", Appl. Statist. 37 (1988) 477–484.
@@ -51,6 +59,7 @@ __all__ = [
     "ABOVE_UPPER_BOUND",
     "BAD_INPUT",
     "BELOW_INTRINSIC",
+    "BLACK_FORMULA_ULPS",
     "NOT_CONVERGED",
     "NO_TIME_VALUE",
     "OK",
@@ -74,7 +83,11 @@ _SQRT_3 = 1.7320508075688772
 _R_MIN = -(1.0 - math.sqrt(_EPS))
 _R_MAX = 2.0 / (_EPS * _EPS)
 _LOWER, _MIDDLE, _UPPER = 0, 1, 2
-_INTRINSIC_ULPS = 8.0  # ITM time value within this many ulps of max(F, K): no vol in it
+_SPLITTER = 134217729.0  # 2^27 + 1: Veltkamp's split of a double into two 26-bit halves
+BLACK_FORMULA_ULPS = 8.0
+"""Rounding, in ulps of ``max(F, K)``, that a premium computed as ``F·N(d1) − K·N(d2)`` in
+double precision carries deep in the money: the ``intrinsic_ulps`` a caller pricing that way
+passes (the mixture book does), so its noise reads as no time value rather than a vol."""
 
 _jit = nb.njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN: straight lines below
 
@@ -87,8 +100,9 @@ class ImpliedVols:
         vols: annualised vols, broadcast shape; 0.0 where not converged (never NaN).
         converged: bool mask, True where ``status == OK``.
         status: int8 codes: ``OK``, ``BELOW_INTRINSIC``, ``ABOVE_UPPER_BOUND``,
-            ``NO_TIME_VALUE`` (premium indistinguishable from intrinsic in double precision,
-            or normalised time value below the smallest normal double), ``BAD_INPUT``
+            ``NO_TIME_VALUE`` (premium equal to the discounted intrinsic value rounded to
+            the nearest double, or normalised time value below the smallest normal double),
+            ``BAD_INPUT``
             (non-finite input, or non-positive forward/strike/expiry/discount factor),
             ``NOT_CONVERGED`` (the iteration did not settle: a safeguard, never seen in the
             tests nor in a stress of 10⁶ options with |ln F/K| ≤ 6, 1e-5 ≤ σ√T ≤ 20).
@@ -322,22 +336,64 @@ def _step(values: np.ndarray) -> int:
 
 
 @_jit
-def implied_one(p, f, k, t, df, call):
+def _product_error(a, b, product):
+    """``a·b − product`` exactly for ``product = fl(a·b)`` (Dekker 1971, Veltkamp's split;
+    no FMA in numba's math); 0 where the split overflows or underflows into NaN."""
+    c = _SPLITTER * a
+    a_hi = c - (c - a)
+    a_lo = a - a_hi
+    c = _SPLITTER * b
+    b_hi = c - (c - b)
+    b_lo = b - b_hi
+    error = ((a_hi * b_hi - product) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return error if math.isfinite(error) else 0.0
+
+
+@_jit
+def _difference_error(a, b, difference):
+    """``(a − b) − difference`` exactly for ``difference = fl(a − b)`` (Knuth's TwoSum)."""
+    b_part = difference - a
+    a_part = difference - b_part
+    return (a - a_part) + (-b - b_part)
+
+
+@_jit
+def implied_one(p, f, k, t, df, call, intrinsic_ulps):
     """Vol and status code of one option (see :func:`implied_vol`); checks in priority order."""
     good = math.isfinite(p) and math.isfinite(f) and math.isfinite(k) and math.isfinite(t)
     if not (good and math.isfinite(df) and f > 0.0 and k > 0.0 and t > 0.0 and df > 0.0):
         return 0.0, BAD_INPUT
     undiscounted = p / df
-    intrinsic = max((f - k) if call else (k - f), 0.0)
-    time_value = undiscounted - intrinsic
-    tolerance = _INTRINSIC_ULPS * _EPS * max(f, k) if intrinsic > 0.0 else 0.0
-    beta = time_value / (math.sqrt(f) * math.sqrt(k))
     x = -abs(math.log(f / k))
-    if undiscounted >= (f if call else k) or beta >= math.exp(0.5 * x):
+    root_fk = math.sqrt(f) * math.sqrt(k)
+    difference = (f - k) if call else (k - f)
+    intrinsic = max(difference, 0.0)
+    beta_bound = math.exp(0.5 * x)  # the OTM normalised price's supremum
+    if undiscounted >= (f if call else k) or (undiscounted - intrinsic) / root_fk >= beta_bound:
         return 0.0, ABOVE_UPPER_BOUND
-    if time_value < -tolerance:
-        return 0.0, BELOW_INTRINSIC
-    if beta < _TINY or time_value <= tolerance:
+    # Parity (Jäckel's reference code): an in-the-money option is its out-of-the-money twin
+    # plus the intrinsic value, so the time value p − DF·(F − K)⁺ is inverted on the OTM side.
+    # DF·(F − K)⁺ is carried as product + excess (the roundings of F − K and of the product
+    # recovered exactly), so the time value holds the premium's own rounding only and a
+    # premium a few ulps above intrinsic still gives its vol.
+    low = _difference_error(f, k, difference) if call else _difference_error(k, f, difference)
+    product = df * intrinsic
+    excess = _product_error(df, intrinsic, product) + (df * low if intrinsic > 0.0 else 0.0)
+    time_value = ((p - product) - excess) / df  # p − product is exact near intrinsic
+    if intrinsic_ulps > 0.0 and intrinsic > 0.0:  # the caller's pricing noise
+        tolerance = intrinsic_ulps * _EPS * max(f, k)
+        if time_value < -tolerance:
+            return 0.0, BELOW_INTRINSIC
+        if time_value <= tolerance:
+            return 0.0, NO_TIME_VALUE
+    else:
+        discounted_intrinsic = product + excess  # DF·(F − K)⁺ rounded to the nearest double
+        if p < discounted_intrinsic:
+            return 0.0, BELOW_INTRINSIC
+        if p == discounted_intrinsic:
+            return 0.0, NO_TIME_VALUE
+    beta = time_value / root_fk
+    if not beta >= _TINY:  # no normal double left in the normalised time value
         return 0.0, NO_TIME_VALUE
     s, settled = _normalised_vol(beta, x)
     if not settled:
@@ -345,7 +401,7 @@ def implied_one(p, f, k, t, df, call):
     return s / math.sqrt(t), OK
 
 
-def _implied_body(prices, forwards, strikes, expiries, dfs, is_call, vols, status):
+def _implied_body(prices, forwards, strikes, expiries, dfs, is_call, intrinsic_ulps, vols, status):
     # an input of length 1 is broadcast (step 0), any other has the length of the outputs
     p_step, f_step, k_step = _step(prices), _step(forwards), _step(strikes)
     t_step, df_step, call_step = _step(expiries), _step(dfs), _step(is_call)
@@ -357,6 +413,7 @@ def _implied_body(prices, forwards, strikes, expiries, dfs, is_call, vols, statu
             expiries[i * t_step],
             dfs[i * df_step],
             is_call[i * call_step],
+            intrinsic_ulps,
         )
         vols[i] = vol
         status[i] = code
@@ -374,6 +431,7 @@ def implied_vol(
     discount_factors: np.ndarray,
     is_call: np.ndarray,
     threads: int | None = None,
+    intrinsic_ulps: float = 0.0,
 ) -> ImpliedVols:
     """Black vols that reproduce discounted premiums ``DF·Black(F, K, σ²T)``.
 
@@ -387,15 +445,22 @@ def implied_vol(
         threads: 1 runs the serial compilation on the calling thread; k > 1 the threaded
             one on min(k, numba's thread count) threads; None: serial below
             ``PARALLEL_THRESHOLD`` (4096) options, else threaded on one thread per core.
+        intrinsic_ulps: 0 (default) takes the premiums as exact; ``u > 0`` says they carry
+            pricing noise of ``u`` ulps of ``max(F, K)`` (:data:`BLACK_FORMULA_ULPS` for
+            ``F·N(d1) − K·N(d2)``): an in-the-money time value within it is
+            ``NO_TIME_VALUE``, below it ``BELOW_INTRINSIC``.
 
     All arrays broadcast to one shape, which the results take.
 
     Returns:
         :class:`ImpliedVols`. A premium at or above ``DF·F`` (call) / ``DF·K`` (put) is
-        ``ABOVE_UPPER_BOUND``; one below ``DF·intrinsic`` ``BELOW_INTRINSIC``. In the money,
-        a time value within 8 ulps of ``max(F, K)`` (what ``F·N(d1) − K·N(d2)`` carries in
-        double precision) is ``NO_TIME_VALUE``, and so is any normalised time value
-        ``premium/(DF·√(FK))`` below the smallest normal double.
+        ``ABOVE_UPPER_BOUND``. With ``I`` the double nearest ``DF·(F − K)⁺`` (0 out of the
+        money): a premium below ``I`` is ``BELOW_INTRINSIC``, one equal to it
+        ``NO_TIME_VALUE``, and so is one whose normalised time value
+        ``(premium − DF·(F − K)⁺)/(DF·√(FK))`` is below the smallest normal double; any
+        premium above ``I`` has a vol, however few ulps above (a premium from
+        ``F·N(d1) − K·N(d2)`` in double precision carries ~1 ulp of ``max(F, K)`` of noise
+        deep in the money, and its vol reads that noise: pass ``intrinsic_ulps``).
 
     References: Jäckel, "Let's Be Rational", Wilmott (2015).
     """
@@ -418,15 +483,16 @@ def implied_vol(
     status = np.empty(size, dtype=np.int8)
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be None or positive, got {threads}")
+    ulps = float(intrinsic_ulps)
     if threads == 1 or (threads is None and size < PARALLEL_THRESHOLD):
-        _implied_serial(*flat, vols, status)
+        _implied_serial(*flat, ulps, vols, status)
     elif threads is None:  # numba's default: one thread per core
-        _implied_parallel(*flat, vols, status)
+        _implied_parallel(*flat, ulps, vols, status)
     else:  # numba keeps the thread count per calling thread: set it, then put it back
         before = nb.get_num_threads()
         nb.set_num_threads(min(threads, nb.config.NUMBA_NUM_THREADS))
         try:
-            _implied_parallel(*flat, vols, status)
+            _implied_parallel(*flat, ulps, vols, status)
         finally:
             nb.set_num_threads(before)
     converged = status == OK

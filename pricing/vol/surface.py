@@ -8,8 +8,15 @@ Interpolation in total variance at fixed ``k``, split into diffusive and event p
     w(T, k) = w_d(T, k) + E(T),     E(T) = Σ_e v_e·1[T > T_e]
 
 Each pillar's diffusive variance is its smile less the events before it,
-``w_d(T_j, k) = w_j(k) − E(T_j)``; ``w_d`` is linear in ``T`` between pillars, runs from 0 at
-``T = 0`` to the first pillar and grows like ``T`` beyond the last (flat forward vol). The
+``w_d(T_j, k) = w_j(k) − E(T_j)``; ``w_d`` is linear in ``T`` between pillars and
+proportional to ``T`` outside them, from 0 at ``T = 0`` to the first pillar.
+
+Extrapolation past the last pillar ``T_n``: ``w_d(T, k) = (T/T_n)·w_d(T_n, k)`` — the last
+pillar's diffusive smile held at fixed ``k = ln(K/F(T))`` (flat implied vol in moneyness,
+not the last interval's forward variance continued), so
+``σ²(T, k)·T = (T/T_n)·(w_n(k) − E(T_n)) + E(T)`` and, with no event after ``T_n``,
+``σ(T, k) = σ_n(k)``. Before the first pillar, likewise the first pillar's diffusive vol at
+fixed ``k``. The ATM curve of :mod:`pricing.curve` extrapolates the same way (flat vol). The
 event's variance is thus paid in full on its date, not spread over the pillar interval: the
 ATM term structure jumps at ``T_e`` — the kink the desk sees — and pillars re-price exactly.
 An option expiring on the event date does not include it (as in the mixture pricer). Event

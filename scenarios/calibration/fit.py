@@ -35,7 +35,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from pricing.cancellation import check_cancelled
-from pricing.fx.implied_vol import implied_vol
+from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_vol
 from pricing.mixture.measure import Measure, MeasureFit
 from pricing.mixture.weight_fit import Identification, NoFeasibleWeights, identify
 from pricing.vol.quotes import Butterfly
@@ -288,6 +288,7 @@ def _fits(
             expiries=e.times,
             discount_factors=e.discount_factors,
             is_call=option_rows.calls,
+            intrinsic_ulps=BLACK_FORMULA_ULPS,  # mixture prices: Black differences
         )
         for k, option in enumerate(problem.options):
             model_vol = float(ivs.vols[k]) if ivs.converged[k] else None

@@ -1,10 +1,13 @@
 """FX instruments the foundation prices: vanillas, cash-or-nothing digitals, forwards.
 
 An instrument's expiry is a date or a tenor (``ON``, ``1W`` … ``2Y``, resolved by the USD/JPY
-date rules of :mod:`scenarios.dates`). Delivery defaults to the expiry for a dated expiry and
-to the FX rule for a tenor. Premiums are JPY per unit of notional: per USD for vanillas,
-forwards and digitals paying USD; per JPY of payout for digitals paying JPY (a discounted
-probability). ``notional`` scales ``value`` only.
+date rules of :mod:`scenarios.dates`). Delivery defaults to the USD/JPY spot date of the
+expiry for a dated expiry (T+2 on the New York/Tokyo calendar,
+:func:`scenarios.dates.expiry_delivery`) and to the FX rule for a tenor; a given delivery
+wins, on or after the expiry. Vanillas and forwards settle, and digitals pay, on the
+delivery. Premiums are JPY per unit of notional: per USD for vanillas, forwards and digitals
+paying USD; per JPY of payout for digitals paying JPY (a discounted probability).
+``notional`` scales ``value`` only.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from enum import StrEnum
 
 from pricing.fx.black import Payoff
 from scenarios import checks
-from scenarios.dates import tenor_dates
+from scenarios.dates import expiry_delivery, tenor_dates
 from scenarios.errors import DomainError
 
 
@@ -110,8 +113,10 @@ def build_fx_option(
             f"got {expiry.isoformat()}",
         )
     checks.within_horizon("expiry" if tenor is None else "tenor", valuation_date, expiry)
-    delivery = delivery or expiry
-    checks.within_horizon("delivery", valuation_date, delivery)
+    # an implied delivery past the horizon is the expiry's fault
+    delivery_field = "delivery" if delivery is not None else "expiry"
+    delivery = delivery or expiry_delivery(expiry, delivery_field)
+    checks.within_horizon(delivery_field, valuation_date, delivery)
     if delivery < expiry:
         raise DomainError.field(
             "delivery",

@@ -21,7 +21,7 @@ import numpy as np
 from pricing.curve import CurveInterpolation
 from pricing.fx.black import Payoff
 from pricing.fx.book import BookTables, FxBookResult, Problem, value_fx_options
-from pricing.fx.implied_vol import implied_vol
+from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_vol
 from pricing.mixture.digital_slope import add_results, digital_slope_terms
 from pricing.mixture.european import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
 from pricing.mixture.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
@@ -281,6 +281,7 @@ def value_book_stepwise(
         expiries=t_exp[vanilla],
         discount_factors=dfs[vanilla],
         is_call=payoffs[vanilla] == Payoff.CALL,
+        intrinsic_ulps=BLACK_FORMULA_ULPS,  # as the compiled book: the price's own noise
     )
     implied_vols = np.zeros(len(options))
     implied_ok = np.zeros(len(options), dtype=bool)

@@ -1,14 +1,18 @@
 """Valuation of a book of path-dependent contracts under a scenario set: the one call a route
-makes for barriers and touches.
+makes for barriers, touches, double barriers and KIKOs.
 
 Method per contract. A contract expiring on or before the event date never sees the jump: it
 is priced in closed form on one lognormal (:func:`pricing.paths.options.price_before_event`,
-the formulas of :mod:`pricing.fx.barriers` with the ATM curve's vol to expiry), standard error 0,
-the same price in every scenario. Every other contract is priced by Monte Carlo on one
-simulation for the whole book (:func:`pricing.paths.options.price_path_contracts`), on the grid
-of :func:`scenarios.paths.simulation.path_grid` to the last expiry with every expiry and the
-event date on it. A closed form that cannot be evaluated (rates too negative for the rebate formula)
-falls back to Monte Carlo.
+the formulas of :mod:`pricing.fx.barriers` and :mod:`pricing.fx.double_barriers` with the ATM
+curve's vol to expiry), standard error 0, the same price in every scenario. Every other
+contract is priced by Monte Carlo on one simulation for the whole book
+(:func:`pricing.paths.options.price_path_contracts`), on the grid of
+:func:`scenarios.paths.simulation.path_grid` to the last expiry with every expiry and the
+event date on it. A KOKI has no closed form (its knock-out lives until the knock-in: path
+order matters), and a closed form that cannot be evaluated (rates too negative for a
+payment at the hit, a corridor too narrow for its series) falls back to Monte Carlo; such a
+contract expiring by the event gets the mixture estimate as every scenario's price (the
+scenarios do not touch it, so their conditional estimates differ by noise only).
 
 Scenario draws. Paths draw scenario ``i`` with probability ``½·w_i + ½/m`` (w: q or p), so
 every scenario — a zero-probability one included — gets paths and a conditional price for the
@@ -16,8 +20,8 @@ scenario × instrument matrix; the mixture price recombines the conditional mean
 measure's own weights ``Σ_i w_i·mean_i`` (post-stratification: unbiased whatever the draw
 probabilities, variance at most twice that of drawing with w itself).
 
-Units: prices JPY per unit of notional (per USD for barrier options, per JPY of cash for
-touches); ``values`` are prices × notional, in JPY.
+Units: prices JPY per unit of notional (per USD for options, per unit of cash — JPY or USD —
+for touches); ``values`` are prices × notional, in JPY.
 
 References: Glasserman, *Monte Carlo Methods in Financial Engineering* (2004), §4.3.
 """
@@ -204,6 +208,10 @@ def value_path_book(
         scenario_prices[simulated] = result.scenario_prices.T
         scenario_errors[simulated] = result.scenario_standard_errors.T
         valid[simulated] = result.scenario_valid.T
+        early = simulated[~after[simulated]]  # simulated, but expiring by the event
+        scenario_prices[early] = prices[early, None]
+        scenario_errors[early] = errors[early, None]
+        valid[early] = True
         steps = grid.steps
     _check_finite(prices, errors)
     return PathBookValuation(

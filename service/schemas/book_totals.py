@@ -6,7 +6,9 @@ Conventions once, in :mod:`scenarios.positions` (signs) and :mod:`scenarios.book
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,7 @@ from pydantic import Field
 
 from scenarios.book import MixedBook, MixedValuation
 from scenarios.book_totals import (
-    DESK_GREEKS,
+    SUMMED_GREEKS,
     BookRows,
     Conversion,
     ReportingCurrency,
@@ -139,31 +141,31 @@ def fx_position_risk(
     )
 
 
-def book_rows(
+def valued_rows(
     book: MixedBook, valuation: MixedValuation, risk_fx: dict[str, np.ndarray] | None
 ) -> BookRows:
     """The valued book in request order, with the FX lines' desk Greeks and ∂/∂L placed."""
     n, m = valuation.scenario_values.shape
-    risk = {g: np.zeros(n) for g in DESK_GREEKS}
+    fx = valuation.fx
+    greeks = np.zeros((n, len(SUMMED_GREEKS)))
     d_levels = np.zeros((n, m))
     has = np.zeros(n, dtype=bool)
-    fx = valuation.fx
     if fx is not None and risk_fx is not None:
         rows = np.asarray(book.option_rows, dtype=np.intp)
-        for g in DESK_GREEKS:
-            risk[g][rows] = risk_fx[g]
         signs = np.ones(rows.size) if book.signs is None else book.signs[rows]
-        notionals = np.array([o.notional for o in book.options])
-        d_levels[rows] = fx.d_levels * (signs * notionals)[:, None]
+        signed = signs * np.array([o.notional for o in book.options])
+        greeks[rows] = np.column_stack([risk_fx[g] for g in SUMMED_GREEKS])
+        d_levels[rows] = fx.d_levels * signed[:, None]
         has[rows] = True
-    return BookRows(
-        values=valuation.values,
-        scenario_values=valuation.scenario_values,
-        is_usd=np.fromiter((c == "USD" for c in valuation.currencies), bool, n),
-        risk=risk,
-        d_levels=d_levels,
-        has_greeks=has,
+    is_usd = (
+        np.zeros(n, dtype=bool)
+        if valuation.cds is None
+        else np.fromiter((c == "USD" for c in valuation.currencies), bool, n)
     )
+    columns = np.concatenate(
+        [valuation.values[:, None], valuation.scenario_values, d_levels, greeks], axis=1
+    )
+    return BookRows(columns, is_usd, has, m)
 
 
 def book_conversion(
@@ -173,9 +175,15 @@ def book_conversion(
     reporting: ReportingCurrency,
 ) -> Conversion:
     """Rates of :mod:`scenarios.book_totals`: F(T_e) for the mixture, S0·J_i per scenario."""
-    t_event = (scenario_set.event_date - market.valuation_date).days / 365.0
-    forward = float(market.forwards(np.array([t_event]))[0])
+    forward = _forward_to(market, scenario_set.event_date)
     return conversion(reporting, forward_to_event=forward, levels=market.spot * jumps)
+
+
+@lru_cache(maxsize=256)
+def _forward_to(market: MarketSnapshot, date: dt.date) -> float:
+    """The market forward to ``date`` (ACT/365F from the valuation date), once per pair."""
+    t = (date - market.valuation_date).days / 365.0
+    return float(market.forwards(np.array([t]))[0])
 
 
 def totals_json(

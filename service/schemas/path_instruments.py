@@ -1,8 +1,10 @@
-"""Path-dependent instruments (barriers, touches, double no-touches) as request schemas, and
-their results as JSON rows — ready to sit next to FX options in ``POST /v1/price``.
+"""Path-dependent instruments (barriers, touches, double barriers, double touches, KIKOs and
+KOKIs) as request schemas, and their results as JSON rows — ready to sit next to FX options
+in ``POST /v1/price``.
 
-Units: ``price`` JPY per unit of notional (per USD for barrier options, per JPY of cash for
-touches), discounted to the valuation date; ``value`` = price × notional, JPY. A per-scenario
+Units: ``price`` JPY per unit of notional (per USD for options, per unit of cash for
+touches — cash in ``payout_currency``, JPY or USD; a USD amount is worth its spot in JPY when
+paid), discounted to the valuation date; ``value`` = price × notional, JPY. A per-scenario
 figure a scenario could not be given (too few paths) is ``null``, never NaN.
 """
 
@@ -16,16 +18,26 @@ from pydantic import Field
 
 from pricing.paths.model import Sampling
 from pricing.paths.options import Monitoring
+from scenarios.fx.instruments import Currency
 from scenarios.paths.instruments import (
     BarrierOption,
     BarrierType,
     Direction,
+    DoubleBarrierOption,
+    DoubleBarrierType,
     DoubleNoTouch,
+    DoubleOneTouch,
+    KnockInKnockOut,
+    KnockInKnockOutStyle,
     OptionType,
+    PathInstrument,
     TouchOption,
     TouchType,
     build_barrier_option,
+    build_double_barrier_option,
     build_double_no_touch,
+    build_double_one_touch,
+    build_knock_in_knock_out,
     build_touch_option,
 )
 from scenarios.paths.simulation import PathMeasure, SimulationSettings
@@ -63,14 +75,21 @@ class BarrierOptionIn(_Dated):
         )
 
 
+_PAYOUT = (
+    "Currency of cash: JPY, or USD (worth the touched barrier in JPY at the hit, spot at "
+    "expiry). Price and value stay in JPY."
+)
+
+
 class TouchOptionIn(_Dated):
     """One-touch (pays if spot touches the barrier) or no-touch (pays if it never does)."""
 
     kind: Literal["one_touch", "no_touch"]
     direction: Choice[Direction] = Field(description="up: barrier above spot; down: below.")
     barrier: FiniteFloat = Field(description="JPY per USD.")
-    cash: FiniteFloat = Field(description="JPY paid per unit of notional, > 0.")
+    cash: FiniteFloat = Field(description="Paid per unit of notional in payout_currency, > 0.")
     pay_at_hit: bool = Field(default=False, description="One-touches: paid at the hit.")
+    payout_currency: Choice[Currency] = Field(default=Currency.JPY, description=_PAYOUT)
 
     def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> TouchOption:
         fields = self.contract_fields()
@@ -86,12 +105,13 @@ class TouchOptionIn(_Dated):
 
 
 class DoubleNoTouchIn(_Dated):
-    """Pays ``cash`` JPY at expiry if spot stays strictly between the two barriers."""
+    """Pays ``cash`` at expiry if spot stays strictly between the two barriers."""
 
     kind: Literal["double_no_touch"]
     lower_barrier: FiniteFloat = Field(description="JPY per USD, below spot.")
     upper_barrier: FiniteFloat = Field(description="JPY per USD, above spot.")
-    cash: FiniteFloat = Field(description="JPY paid per unit of notional, > 0.")
+    cash: FiniteFloat = Field(description="Paid per unit of notional in payout_currency, > 0.")
+    payout_currency: Choice[Currency] = Field(default=Currency.JPY, description=_PAYOUT)
 
     def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> DoubleNoTouch:
         fields = self.contract_fields()
@@ -101,8 +121,77 @@ class DoubleNoTouchIn(_Dated):
         )
 
 
+class DoubleOneTouchIn(_Dated):
+    """Pays ``cash`` if spot touches either barrier: at the hit, or at expiry."""
+
+    kind: Literal["double_one_touch"]
+    lower_barrier: FiniteFloat = Field(description="JPY per USD, below spot.")
+    upper_barrier: FiniteFloat = Field(description="JPY per USD, above spot.")
+    cash: FiniteFloat = Field(description="Paid per unit of notional in payout_currency, > 0.")
+    pay_at_hit: bool = Field(default=False, description="Paid at the hit (else at expiry).")
+    payout_currency: Choice[Currency] = Field(default=Currency.JPY, description=_PAYOUT)
+
+    def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> DoubleOneTouch:
+        fields = self.contract_fields()
+        return under(
+            f"instruments[{index}]",
+            lambda: build_double_one_touch(valuation_date=valuation_date, spot=spot, **fields),
+        )
+
+
+class DoubleBarrierOptionIn(_Dated):
+    """A call/put that dies if spot touches either barrier (``knock_out``), or comes alive if
+    it does (``knock_in``: the vanilla less the knock-out); both watched continuously to
+    expiry, no rebate."""
+
+    kind: Literal["double_barrier"]
+    option_type: Choice[OptionType]
+    barrier_type: Choice[DoubleBarrierType]
+    strike: FiniteFloat = Field(description="JPY per USD, > 0.")
+    lower_barrier: FiniteFloat = Field(description="JPY per USD, below spot.")
+    upper_barrier: FiniteFloat = Field(description="JPY per USD, above spot.")
+
+    def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> DoubleBarrierOption:
+        fields = self.contract_fields()
+        return under(
+            f"instruments[{index}]",
+            lambda: build_double_barrier_option(valuation_date=valuation_date, spot=spot, **fields),
+        )
+
+
+class KikoIn(_Dated):
+    """A call/put that knocks in at one barrier and out at the other (opposite sides of
+    spot); pays the vanilla at expiry if knocked in and not out. ``kiko``: the knock-out is
+    watched the whole life (closed form before the event); ``koki``: only until the
+    knock-in, after which it is a vanilla (path-order dependent: always Monte Carlo)."""
+
+    kind: Literal["kiko", "koki"]
+    option_type: Choice[OptionType]
+    strike: FiniteFloat = Field(description="JPY per USD, > 0.")
+    knock_in_barrier: FiniteFloat = Field(description="JPY per USD, on one side of spot.")
+    knock_out_barrier: FiniteFloat = Field(description="JPY per USD, on the other side.")
+
+    def to_domain(self, valuation_date: dt.date, spot: float, index: int) -> KnockInKnockOut:
+        fields = self.contract_fields()
+        return under(
+            f"instruments[{index}]",
+            lambda: build_knock_in_knock_out(
+                valuation_date=valuation_date,
+                spot=spot,
+                style=KnockInKnockOutStyle(self.kind),
+                **fields,
+            ),
+        )
+
+
 PathInstrumentIn = Annotated[
-    BarrierOptionIn | TouchOptionIn | DoubleNoTouchIn, Field(discriminator="kind")
+    BarrierOptionIn
+    | TouchOptionIn
+    | DoubleNoTouchIn
+    | DoubleOneTouchIn
+    | DoubleBarrierOptionIn
+    | KikoIn,
+    Field(discriminator="kind"),
 ]
 
 
@@ -128,12 +217,25 @@ class PathPricingIn(Schema):
 
 
 class PathPriceResult(Schema):
-    """A barrier, touch or double no-touch line of a ``POST /v1/price`` book."""
+    """A barrier, touch, double-barrier, double-touch or KIKO/KOKI line of a
+    ``POST /v1/price`` book."""
 
     label: str | None
-    kind: Literal["barrier", "one_touch", "no_touch", "double_no_touch"]
+    kind: Literal[
+        "barrier",
+        "one_touch",
+        "no_touch",
+        "double_no_touch",
+        "double_one_touch",
+        "double_barrier",
+        "kiko",
+        "koki",
+    ]
     expiry: dt.date
     tenor: str | None
+    payout_currency: Currency | None = Field(
+        description="Touches: the currency of the cash (price and value are JPY); else null."
+    )
     notional: float
     side: Side
     tags: dict[str, str]
@@ -179,6 +281,7 @@ def path_results(valuation: PathBookValuation) -> list[dict[str, Any]]:
                 "kind": _kind(inst),
                 "expiry": inst.expiry.isoformat(),
                 "tenor": inst.tenor,
+                "payout_currency": _payout(inst),
                 "notional": inst.notional,
                 "after_event": bool(valuation.after_event[i]),
                 "price": float(valuation.prices[i]),
@@ -202,9 +305,20 @@ def path_results(valuation: PathBookValuation) -> list[dict[str, Any]]:
     return rows
 
 
-def _kind(inst: BarrierOption | TouchOption | DoubleNoTouch) -> str:
+def _kind(inst: PathInstrument) -> str:
     if isinstance(inst, BarrierOption):
         return "barrier"
     if isinstance(inst, TouchOption):
         return inst.touch_type.value
+    if isinstance(inst, KnockInKnockOut):
+        return inst.style.value
+    if isinstance(inst, DoubleBarrierOption):
+        return "double_barrier"
+    if isinstance(inst, DoubleOneTouch):
+        return "double_one_touch"
     return "double_no_touch"
+
+
+def _payout(inst: PathInstrument) -> str | None:
+    currency = getattr(inst, "payout_currency", None)
+    return currency.value if currency is not None else None

@@ -16,20 +16,25 @@ their sums with the book's value per scenario converted to ``reporting_currency`
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import ConfigDict, Discriminator, Field, Tag
+from pydantic import ConfigDict, Discriminator, Field, PlainValidator, Tag, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from pricing.mixture.measure import Measure, MeasureFit
 from scenarios.book import MixedBook, MixedValuation
 from scenarios.book_totals import DESK_GREEKS, ReportingCurrency
 from scenarios.credit.curves import CreditMarket
 from scenarios.credit.valuation import build_cds_contract
-from scenarios.errors import DomainError
+from scenarios.errors import DomainError, FieldError
 from scenarios.fx.instruments import Currency, FxOption, OptionKind, build_fx_option
+from scenarios.fx.strike_spec import ResolvedStrike, parse_strike_spec, resolve_strikes
 from scenarios.fx.valuation import fit_measure
 from scenarios.market import MarketSnapshot
 from scenarios.positions import Side
@@ -39,9 +44,9 @@ from service.schemas.book_totals import (
     GroupTotalsRead,
     PositionRisk,
     book_conversion,
-    book_rows,
     fx_position_risk,
     totals_json,
+    valued_rows,
 )
 from service.schemas.cds import (
     CdsContractIn,
@@ -64,7 +69,10 @@ from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.path_instruments import (
     BarrierOptionIn,
+    DoubleBarrierOptionIn,
     DoubleNoTouchIn,
+    DoubleOneTouchIn,
+    KikoIn,
     PathInstrumentIn,
     PathPriceResult,
     PathPricingIn,
@@ -83,17 +91,52 @@ from service.schemas.results import (
 from service.settings import Settings
 
 
+def _strike_input(value: Any) -> float | str:
+    """A strike is a number > 0 (not a bool) or a short text for :func:`parse_strike_spec`."""
+    if isinstance(value, str) and len(value) <= 16:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value) and value > 0:
+            return float(value)
+        raise PydanticCustomError("strike", "must be a finite number > 0 (JPY per USD)")
+    raise PydanticCustomError(
+        "strike",
+        "must be a number (JPY per USD) or a strike in desk terms of at most 16 characters "
+        "('25D', '10D', 'ATM', 'ATMF')",
+    )
+
+
+StrikeInput = Annotated[
+    float | str,
+    PlainValidator(_strike_input),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "maxLength": 16, "pattern": "^(ATMF?|\\d+(\\.\\d+)?D)$"},
+            ]
+        }
+    ),
+]
+
+
 class InstrumentIn(PositionFields):
     """One European payoff. Give ``expiry`` (a date) or ``tenor`` (ON, 1W … 2Y)."""
 
     kind: Choice[OptionKind]
-    strike: PositiveFloat = Field(description="JPY per USD.")
+    strike: StrikeInput = Field(
+        description='JPY per USD, or in desk terms: "25D", "10D" (any "<n>D", 0 < n '
+        '< 50; call delta for calls, put delta for puts), "ATM" (delta-neutral straddle) or '
+        '"ATMF" (the forward), read off the market surface in its delta convention '
+        "(premium-adjusted spot delta to 1Y, forward beyond); the resolved strike is returned.",
+        examples=[150.0, "25D", "ATM"],
+    )
     expiry: Date | None = None
     tenor: str | None = Field(default=None, examples=["3M"])
     delivery: Date | None = Field(
         default=None,
-        description="Settlement date; defaults to the expiry for a dated expiry, and to the "
-        "USD/JPY spot rule for a tenor.",
+        description="Settlement date; defaults to the USD/JPY spot date of the expiry (T+2, "
+        "New York/Tokyo) for a dated expiry, and to the USD/JPY spot rule for a tenor.",
     )
     payout_currency: Choice[Currency] | None = Field(
         default=None, description="Digitals only: the currency of the fixed payout."
@@ -101,12 +144,15 @@ class InstrumentIn(PositionFields):
     notional: PositiveFloat = 1.0
     label: str | None = Field(default=None, max_length=200)
 
-    def to_domain(self, valuation_date: dt.date, index: int) -> FxOption:
+    def to_domain(self, valuation_date: dt.date, index: int, spec_strike: float = 1.0) -> FxOption:
+        """The contract; a strike in desk terms is built at ``spec_strike`` and resolved by
+        :func:`to_job` once the line's dates are known."""
+        strike = spec_strike if isinstance(self.strike, str) else self.strike
         try:  # every field by name: model_dump costs more than the build (~5 µs a line)
             return build_fx_option(
                 valuation_date=valuation_date,
                 kind=self.kind,
-                strike=self.strike,
+                strike=strike,
                 expiry=self.expiry,
                 tenor=self.tenor,
                 delivery=self.delivery,
@@ -125,7 +171,10 @@ class CdsInstrumentIn(CdsContractIn):
     tags: Tags = Field(default_factory=dict)
 
 
-_PATH_KINDS = frozenset({"barrier", "one_touch", "no_touch", "double_no_touch"})
+_PATH_KINDS = frozenset(
+    {"barrier", "one_touch", "no_touch", "double_no_touch"}
+    | {"double_one_touch", "double_barrier", "kiko", "koki"}
+)
 
 
 def _family(value: Any) -> str:
@@ -272,7 +321,15 @@ class Greeks(Schema):
 class InstrumentResult(Schema):
     label: str | None
     kind: OptionKind
-    strike: float
+    strike: float = Field(description="JPY per USD: as given, or resolved from `strike_spec`.")
+    strike_spec: str | None = Field(description="The strike as given in desk terms, or null.")
+    strike_delta_convention: str | None = Field(
+        description="The delta convention a desk-terms strike was read in "
+        "(premium_adjusted_spot | premium_adjusted_forward | spot | forward), null otherwise."
+    )
+    strike_vol: float | None = Field(
+        description="The market smile's vol at the resolved strike (desk-terms strikes)."
+    )
     expiry: dt.date
     delivery: dt.date
     tenor: str | None
@@ -355,7 +412,14 @@ _IV_STATUS = {
 }
 
 
-_PATH_TYPES = (BarrierOptionIn, TouchOptionIn, DoubleNoTouchIn)
+_PATH_TYPES = (
+    BarrierOptionIn,
+    TouchOptionIn,
+    DoubleNoTouchIn,
+    DoubleOneTouchIn,
+    DoubleBarrierOptionIn,
+    KikoIn,
+)
 
 
 @dataclass(slots=True)  # per request, read only (see scenarios.book.MixedBook)
@@ -371,6 +435,7 @@ class PriceJob:
     reporting_currency: ReportingCurrency = ReportingCurrency.JPY
     group_by: list[str] = field(default_factory=list)
     totals: bool = True
+    strike_specs: dict[int, tuple[str, ResolvedStrike]] = field(default_factory=dict)  # by row
 
 
 def to_job(
@@ -387,6 +452,7 @@ def to_job(
         request.scenario_set_id, request.scenario_set, request.market
     )
     today = market.valuation_date
+    strike_specs: dict[int, tuple[str, ResolvedStrike]] = {}
     # by exact type: pydantic's isinstance check costs ~8 µs a call (80 ms for 10,000 lines)
     fx: list[tuple[int, InstrumentIn]] = []
     cds: list[tuple[int, CdsInstrumentIn]] = []
@@ -409,7 +475,7 @@ def to_job(
         else:
             raise DomainError.field("credit", "is required to price CDS: the set has none")
     book = MixedBook(
-        options=tuple(x.to_domain(today, i) for i, x in fx),
+        options=_fx_options(fx, market, scenario_set, strike_specs),
         option_rows=tuple(i for i, _ in fx),
         cds=tuple(
             under(
@@ -445,7 +511,53 @@ def to_job(
         request.reporting_currency,
         list(request.group_by),
         request.totals,
+        strike_specs,
     )
+
+
+def _fx_options(
+    fx: list[tuple[int, InstrumentIn]],
+    market: MarketSnapshot,
+    scenario_set: ScenarioSet,
+    resolved: dict[int, tuple[str, ResolvedStrike]],
+) -> tuple[FxOption, ...]:
+    """The FX lines as contracts, strikes given in desk terms resolved on the market's smile
+    (:mod:`scenarios.fx.strike_spec`) and recorded in ``resolved`` by request row."""
+    today = market.valuation_date
+    options = [x.to_domain(today, i, market.spot) for i, x in fx]
+    spec_lines = [k for k, (_, x) in enumerate(fx) if isinstance(x.strike, str)]
+    if not spec_lines:
+        return tuple(options)
+    specs = []
+    for k in spec_lines:
+        row, line = fx[k]
+        specs.append(under(f"instruments[{row}]", lambda t=line.strike: parse_strike_spec(t)))
+    try:
+        strikes = resolve_strikes(
+            market,
+            kinds=[options[k].kind for k in spec_lines],
+            specs=specs,
+            expiries=[options[k].expiry for k in spec_lines],
+            deliveries=[options[k].delivery for k in spec_lines],
+            event_date=scenario_set.event_date,
+        )
+    except DomainError as exc:
+        rows = [fx[k][0] for k in spec_lines]
+        pattern = re.compile(r"^\[(\d+)\]\.?")
+        raise DomainError(
+            [
+                FieldError(
+                    pattern.sub(lambda m: f"instruments[{rows[int(m.group(1))]}].", e.field),
+                    e.reason,
+                )
+                for e in exc.errors
+            ],
+            exc.kind,
+        ) from None
+    for j, k in enumerate(spec_lines):
+        options[k] = dataclasses.replace(options[k], strike=float(strikes.strikes[j]))
+        resolved[fx[k][0]] = (specs[j].text, strikes[j])
+    return tuple(options)
 
 
 def _signs(instruments: list[Any]) -> np.ndarray | None:
@@ -518,11 +630,14 @@ def _fx_rows(
     )
     sides = _sides(job)
     tags = job.tags
+    specs = job.strike_specs
+    rows_with_specs = {row: _spec_fields(job, row) for row in specs}
     return [
         {
             "label": o.label,
             "kind": o.kind.value,
             "strike": o.strike,
+            **rows_with_specs.get(row, _NO_SPEC),
             "expiry": o.expiry.isoformat(),
             "delivery": o.delivery.isoformat(),
             "tenor": o.tenor,
@@ -558,6 +673,22 @@ def _fx_rows(
             levels,
         ) in columns
     ]
+
+
+_NO_SPEC: dict[str, Any] = {
+    "strike_spec": None,
+    "strike_delta_convention": None,
+    "strike_vol": None,
+}
+
+
+def _spec_fields(job: PriceJob, row: int) -> dict[str, Any]:
+    text, resolved = job.strike_specs[row]
+    return {
+        "strike_spec": text,
+        "strike_delta_convention": resolved.delta_convention,
+        "strike_vol": resolved.vol,
+    }
 
 
 def _sides(job: PriceJob) -> list[str]:
@@ -653,7 +784,7 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
     groups: list[dict[str, Any]] = []
     if job.totals:
         conv = book_conversion(job.market, job.scenario_set, fit.jumps, job.reporting_currency)
-        rows_ = book_rows(job.book, valuation, risk)
+        rows_ = valued_rows(job.book, valuation, risk)
         totals, groups = totals_json(rows_, conv, names, job.tags, job.group_by)
     return {
         "scenario_set_id": job.scenario_set.id,

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pricing.sums import column_sums, total
+from pricing.sums import column_sums, grouped_column_sums, total
 
 U = 2.0**-53
 
@@ -49,3 +49,16 @@ def test_columns_and_missing_figures() -> None:
     sums = column_sums(matrix)
     assert sums[:2].tolist() == [4.0, 0.0] and math.isnan(sums[2])
     assert total(np.array([])) == 0.0
+
+
+def test_grouped_sums_are_each_groups_exact_sum() -> None:
+    rng = np.random.default_rng(9)
+    values = rng.normal(0, 1e9, (2_000, 3)) * rng.choice([1e-6, 1.0, 1e6], (2_000, 3))
+    codes = rng.integers(0, 7, 2_000)
+    sums = grouped_column_sums(values, codes, 8)
+    for g in range(8):
+        for j in range(3):
+            exact = math.fsum(values[codes == g, j].tolist())
+            bound = 2 * U * abs(exact) + 4e3 * U * U * math.fsum(np.abs(values[:, j]).tolist())
+            assert abs(sums[g, j] - exact) <= bound
+    assert sums[7].tolist() == [0.0, 0.0, 0.0]  # an empty group

@@ -90,10 +90,12 @@ def test_one_scenario_at_the_forward_is_black_over_http(client: TestClient) -> N
     )
     data = client.post("/v1/price", json=request).json()
     result = data["results"][0]
-    t = 365 / 365
-    forward = 144.1 * math.exp((0.006 - 0.04) * t)
+    # delivered on the expiry's spot date: Saturday's T+1 is Monday, T+2 Tuesday 06-16
+    assert result["delivery"] == "2026-06-16"
+    t, t_del = 365 / 365, 368 / 365  # vol time to the expiry; forward and discounting to delivery
+    forward = 144.1 * math.exp((0.006 - 0.04) * t_del)
     reference = ql.blackFormula(
-        ql.Option.Call, 150.0, forward, 0.11 * math.sqrt(t), math.exp(-0.006 * t)
+        ql.Option.Call, 150.0, forward, 0.11 * math.sqrt(t), math.exp(-0.006 * t_del)
     )
     assert result["price"] == pytest.approx(reference, rel=1e-12)
     assert result["implied_vol"] == pytest.approx(0.11, abs=1e-12)

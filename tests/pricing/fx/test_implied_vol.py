@@ -18,6 +18,7 @@ import decimal
 import math
 from decimal import Decimal
 
+import mpmath as mp
 import numpy as np
 import pytest
 import QuantLib as ql
@@ -378,3 +379,121 @@ def test_round_trip_property(x, log_expiry, log_vol, is_call):
         assert error <= 1e-12 + 4.0 * case["condition"]
     else:
         assert result.status[0] == NO_TIME_VALUE
+
+
+# --- deep in the money: the time value inverted on the out-of-the-money side ----------------
+# Witness: mpmath at 50 digits. The premium is the intrinsic value plus the out-of-the-money
+# twin's price (parity: no cancellation, so the 50 digits hold even where the time value is
+# 1e-300 of the premium), rounded once; the premium's own vol σ* is the root of the 50-digit
+# Black in σ (bisection in ln σ), so the solver is held to the input it was given.
+
+ITM_MONEYNESS = (0.5, 2.0)  # K/F: calls at half the forward, puts at twice it
+ITM_VOLS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+ITM_EXPIRIES = (7 / 365, 1 / 12, 0.25, 0.5, 1.0, 2.0, 5.0)
+
+
+def _mp_otm_twin(forward, strike, std_dev, df, is_call):
+    """The discounted out-of-the-money twin (put for an ITM call, call for an ITM put)."""
+    f, k, s = mp.mpf(forward), mp.mpf(strike), mp.mpf(std_dev)
+    d1 = mp.log(f / k) / s + s / 2
+    d2 = d1 - s
+    twin = k * mp.ncdf(-d2) - f * mp.ncdf(-d1) if is_call else f * mp.ncdf(d1) - k * mp.ncdf(d2)
+    return mp.mpf(df) * twin
+
+
+def _mp_intrinsic(forward, strike, df, is_call):
+    f, k = mp.mpf(forward), mp.mpf(strike)
+    return mp.mpf(df) * max(f - k if is_call else k - f, mp.mpf(0))
+
+
+def _mp_premium_vol(premium, forward, strike, expiry, df, is_call):
+    """σ with 50-digit Black = ``premium`` exactly; None if the premium has no time value."""
+    target = mp.mpf(premium) - _mp_intrinsic(forward, strike, df, is_call)
+    if target <= 0:
+        return None
+    log_target, root_t = mp.log(target), mp.sqrt(mp.mpf(expiry))
+    lo, hi = mp.log(mp.mpf("1e-4")), mp.log(mp.mpf(20))
+    while hi - lo > mp.mpf(10) ** -25:
+        mid = (lo + hi) / 2
+        twin = _mp_otm_twin(forward, strike, mp.exp(mid) * root_t, df, is_call)
+        if twin > 0 and mp.log(twin) > log_target:
+            hi = mid
+        else:
+            lo = mid
+    return float(mp.exp((lo + hi) / 2))
+
+
+@pytest.fixture(scope="module")
+def deep_itm() -> dict[str, np.ndarray]:
+    rows = []
+    with mp.workdps(DIGITS):
+        for moneyness in ITM_MONEYNESS:
+            strike, is_call = FORWARD * moneyness, moneyness < 1
+            for vol in ITM_VOLS:
+                for t in ITM_EXPIRIES:
+                    df = math.exp(-RATE_JPY * t)
+                    s = vol * math.sqrt(t)
+                    intrinsic = _mp_intrinsic(FORWARD, strike, df, is_call)
+                    premium = float(intrinsic + _mp_otm_twin(FORWARD, strike, s, df, is_call))
+                    own = _mp_premium_vol(premium, FORWARD, strike, t, df, is_call)
+                    rows.append(dict(premium=premium, strike=strike, expiry=t, df=df, vol=vol,
+                                     is_call=is_call, at_intrinsic=premium == float(intrinsic),
+                                     own_vol=math.nan if own is None else own))  # fmt: skip
+    return {key: np.array([r[key] for r in rows]) for key in rows[0]}
+
+
+def test_deep_itm_round_trip_to_1e_12_where_the_premium_holds_the_vol(deep_itm):
+    g = deep_itm
+    result = _solve(g)
+    # the premium holds σ to 1e-13 where its own vol is that close to σ
+    holds = np.abs(g["own_vol"] - g["vol"]) <= 1e-13 * g["vol"]
+    assert holds.sum() >= 20
+    assert np.all(result.status[holds] == OK)
+    assert np.all(np.abs(result.vols[holds] - g["vol"][holds]) <= 1e-12 * g["vol"][holds])
+
+
+def test_deep_itm_vol_is_the_premiums_own_vol_in_50_digits(deep_itm):
+    """Wherever the premium is above its rounded intrinsic value, the vol is the one that
+    reprices it exactly (to 1e-13), even when that is far from the σ it was priced at."""
+    g = deep_itm
+    result = _solve(g)
+    assert set(np.unique(result.status)) <= {OK, NO_TIME_VALUE}
+    ok = result.status == OK
+    np.testing.assert_array_equal(ok, ~g["at_intrinsic"])  # no normalised value below TINY
+    assert np.all(np.abs(result.vols[ok] - g["own_vol"][ok]) <= 1e-13 * g["own_vol"][ok])
+    # premiums that hold only a few digits of σ (a time value of some ulps): a vol, and the
+    # right one for the premium, not a refusal
+    far = ok & (np.abs(g["own_vol"] - g["vol"]) > 1e-9 * g["vol"])
+    assert far.sum() >= 6
+
+
+@pytest.mark.parametrize(
+    ("strike", "is_call", "expiry", "df"),
+    [(72.5, True, 0.25, 0.999), (290.0, False, 7 / 365, 1.0), (100.0, True, 2.0, 0.99)],
+)
+def test_premiums_a_few_ulps_above_intrinsic_give_their_vol(strike, is_call, expiry, df):
+    with mp.workdps(DIGITS):
+        intrinsic = float(_mp_intrinsic(FORWARD, strike, df, is_call))  # nearest double
+        premiums = [intrinsic]
+        for _ in range(64):
+            premiums.append(float(np.nextafter(premiums[-1], math.inf)))
+        below = float(np.nextafter(intrinsic, -math.inf))
+        chosen = [premiums[n] for n in (1, 2, 3, 8, 64)]
+        own = [_mp_premium_vol(p, FORWARD, strike, expiry, df, is_call) for p in chosen]
+    result = implied_vol(prices=np.array([below, intrinsic, *chosen]), forwards=FORWARD,
+                         strikes=strike, expiries=expiry, discount_factors=df, is_call=is_call)  # fmt: skip
+    assert result.status.tolist() == [BELOW_INTRINSIC, NO_TIME_VALUE] + [OK] * len(chosen)
+    assert result.vols[0] == result.vols[1] == 0.0
+    np.testing.assert_allclose(result.vols[2:], own, rtol=1e-13)
+    assert np.all(np.diff(result.vols[2:]) > 0)  # more time value, more vol
+
+
+def test_the_premium_at_intrinsic_computed_as_the_client_would_has_no_time_value():
+    """``DF·(F − K)`` with ``F − K`` exact is the nearest double of the intrinsic value."""
+    for df in (1.0, 0.999, math.exp(-RATE_JPY * 5.0)):
+        for strike, is_call in ((72.5, True), (290.0, False), (100.0, True)):
+            intrinsic = df * ((FORWARD - strike) if is_call else (strike - FORWARD))
+            status, vol, _ = _one(intrinsic, strike=strike, df=df, is_call=is_call)
+            assert (status, vol) == (NO_TIME_VALUE, 0.0)
+            lower = float(np.nextafter(intrinsic, -math.inf))
+            assert _one(lower, strike=strike, df=df, is_call=is_call)[0] == BELOW_INTRINSIC

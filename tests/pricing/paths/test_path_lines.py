@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pricing.paths import options as path_options
+from pricing.paths import crossings
 from pricing.paths.model import MonteCarloSettings, PathModel, Sampling, time_grid
 from pricing.paths.options import Monitoring, PathContracts, PathPayoff, price_path_contracts
 from tests.pricing.paths.reference import reference_path_prices
@@ -163,7 +163,7 @@ def test_rounds_of_a_small_entry_buffer_give_the_same_numbers(monkeypatch):
     whole = price_path_contracts(
         model=model, settings=settings, contracts=contracts, discount_factors=dfs
     )
-    monkeypatch.setattr(path_options, "_ENTRIES", 1)
+    monkeypatch.setattr(crossings, "_ENTRIES", 1)
     rounds = price_path_contracts(
         model=model, settings=settings, contracts=contracts, discount_factors=dfs
     )
