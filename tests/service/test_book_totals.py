@@ -37,6 +37,16 @@ EVERY_KIND: list[dict[str, Any]] = [
      "notional": 1e7, "tags": {"desk": "exotics"}},
     {"kind": "double_no_touch", "lower_barrier": 130.0, "upper_barrier": 165.0, "cash": 1.0,
      "tenor": "2M", "notional": 1e7, "side": "sell"},
+    {"kind": "double_barrier", "option_type": "put", "barrier_type": "knock_out",
+     "strike": 142.0, "lower_barrier": 128.0, "upper_barrier": 160.0, "tenor": "3M",
+     "notional": 2e6, "tags": {"desk": "exotics"}},
+    {"kind": "double_one_touch", "lower_barrier": 132.0, "upper_barrier": 158.0, "cash": 1.0,
+     "payout_currency": "USD", "pay_at_hit": True, "tenor": "2M", "notional": 1e5,
+     "side": "sell"},
+    {"kind": "kiko", "option_type": "call", "strike": 146.0, "knock_in_barrier": 138.0,
+     "knock_out_barrier": 162.0, "tenor": "3M", "notional": 1e6},
+    {"kind": "one_touch", "direction": "up", "barrier": 150.0, "cash": 1.0,
+     "payout_currency": "USD", "tenor": "1M", "notional": 1e5, "side": "sell"},
     {"kind": "cds", "entity": "nissan", "tenor": "5Y", "notional": 1e7, "side": "sell",
      "tags": {"desk": "credit"}},
     {"kind": "cds", "entity": "toyota", "tenor": "3Y", "notional": 5e6,
@@ -199,7 +209,7 @@ def test_groups_by_tag_partition_the_book(client: TestClient) -> None:
             x["value"] for x in members if x["currency"] == "USD"
         ) + math.fsum(x["value"] for x in members if x["currency"] == "JPY"))  # fmt: skip
     traders = [g for g in groups if g["tag"] == "trader"]
-    assert [(g["value_of_tag"], g["lines"]) for g in traders] == [("x", 1), (None, 9)]
+    assert [(g["value_of_tag"], g["lines"]) for g in traders] == [("x", 1), (None, 13)]
     assert price(client, instruments=EVERY_KIND, paths=PATHS, totals=False)["totals"] is None
 
 
