@@ -3,8 +3,8 @@ currency, the position Greeks in desk units, and the same per group of tagged li
 
 Signs and units (:mod:`scenarios.positions`): every figure here is a *position* figure —
 signed by side and multiplied by notional. Per line of the FX European family
-(:func:`position_risk`), from the per-unit Greeks of :class:`pricing.mixture.european.MixtureResult`
-and ``n = sign × notional``:
+(:func:`pricing.positions.fx_positions`), from the per-unit Greeks of
+:class:`pricing.mixture.european.MixtureResult` and ``n = sign × notional``:
 
 * ``delta_usd`` = n·∂price/∂S0, USD (the USD amount whose spot move the line's value follows);
   ``delta_jpy`` = −delta_usd·S0, the JPY amount of the same spot position's other leg
@@ -49,59 +49,26 @@ from enum import StrEnum
 
 import numpy as np
 
-from pricing.mixture.european import MixtureResult
 from pricing.sums import grouped_column_sums
 
-DESK_GREEKS = (
+SUMMED_GREEKS = (
     "delta_usd",
     "delta_jpy",
-    "delta_pct",
     "delta_premium_adjusted_usd",
-    "delta_premium_adjusted_pct",
     "gamma_usd_per_big_figure",
     "vega_jpy_per_vol_point",
     "theta_jpy_per_day",
     "rho_jpy_per_bp",
     "rho_usd_per_bp",
 )
-SUMMED_GREEKS = tuple(g for g in DESK_GREEKS if not g.endswith("_pct"))  # % do not add
+"""The desk Greeks that add over lines, in the columns of :func:`position_risk`."""
+DESK_GREEKS = (*SUMMED_GREEKS, "delta_pct", "delta_premium_adjusted_pct")
+"""Every desk Greek of a line: the summed ones, then the percentages (which do not add)."""
 
 
 class ReportingCurrency(StrEnum):
     JPY = "JPY"
     USD = "USD"
-
-
-def position_risk(
-    greeks: MixtureResult,
-    *,
-    signed_notionals: np.ndarray,
-    usd_notionals: np.ndarray,
-    spot: float,
-) -> dict[str, np.ndarray]:
-    """Desk-unit position Greeks [n] of FX lines (module docstring).
-
-    Args:
-        greeks: per-unit mixture price and Greeks, JPY per unit of notional.
-        signed_notionals: ``sign × notional`` [n].
-        usd_notionals: each line's notional in USD [n] (> 0), the base of the percentages.
-        spot: S0, JPY per USD.
-    """
-    n = signed_notionals
-    delta_usd = n * greeks.delta
-    delta_pa = n * greeks.delta_premium_adjusted
-    return {
-        "delta_usd": delta_usd,
-        "delta_jpy": -delta_usd * spot,
-        "delta_pct": 100.0 * delta_usd / usd_notionals,
-        "delta_premium_adjusted_usd": delta_pa,
-        "delta_premium_adjusted_pct": 100.0 * delta_pa / usd_notionals,
-        "gamma_usd_per_big_figure": n * greeks.gamma,
-        "vega_jpy_per_vol_point": n * greeks.vega * 0.01,
-        "theta_jpy_per_day": n * greeks.theta / 365.0,
-        "rho_jpy_per_bp": n * greeks.rho_jpy * 1e-4,
-        "rho_usd_per_bp": n * greeks.rho_usd * 1e-4,
-    }
 
 
 @dataclass(frozen=True)
@@ -164,7 +131,7 @@ def conversion(
     return Conversion(reporting, float(forward_to_event), np.asarray(levels, dtype=float))
 
 
-def _totals(sums: np.ndarray, lines: int, with_greeks: int, conv: Conversion) -> Totals:
+def totals_from_sums(sums: np.ndarray, lines: int, with_greeks: int, conv: Conversion) -> Totals:
     """Totals from the column sums ``[2, K]`` of the JPY (row 0) and USD (row 1) lines."""
     m = (sums.shape[1] - 1 - len(SUMMED_GREEKS)) // 2
     jpy, usd = sums[0], sums[1]
@@ -188,7 +155,9 @@ def _totals(sums: np.ndarray, lines: int, with_greeks: int, conv: Conversion) ->
 def book_totals(rows: BookRows, conv: Conversion) -> Totals:
     """Totals over every line of the book: one compensated pass over its columns."""
     sums = grouped_column_sums(rows.columns, rows.is_usd.astype(np.intp), 2)
-    return _totals(sums, rows.columns.shape[0], int(np.count_nonzero(rows.has_greeks)), conv)
+    return totals_from_sums(
+        sums, rows.columns.shape[0], int(np.count_nonzero(rows.has_greeks)), conv
+    )
 
 
 def group_totals(
@@ -210,6 +179,6 @@ def group_totals(
         order = [v for v in codes if v is not None] + ([None] if None in codes else [])
         for value in order:
             g = codes[value]
-            totals = _totals(sums[2 * g : 2 * g + 2], int(lines[g]), int(greeks[g]), conv)
+            totals = totals_from_sums(sums[2 * g : 2 * g + 2], int(lines[g]), int(greeks[g]), conv)
             out.append((key, value, totals))
     return out

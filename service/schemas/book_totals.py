@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
+from pricing.positions import fx_positions
 from scenarios.book import MixedBook, MixedValuation
 from scenarios.book_totals import (
     SUMMED_GREEKS,
@@ -24,7 +26,7 @@ from scenarios.book_totals import (
     book_totals,
     conversion,
     group_totals,
-    position_risk,
+    totals_from_sums,
 )
 from scenarios.fx.instruments import Currency
 from scenarios.market import MarketSnapshot
@@ -125,46 +127,58 @@ def _totals_json(t: Totals, names: tuple[str, ...]) -> dict[str, Any]:
 
 def fx_position_risk(
     book: MixedBook, valuation: MixedValuation, spot: float
-) -> dict[str, np.ndarray]:
-    """Desk Greeks [n_fx] of the FX lines, in their order (:func:`position_risk`)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Desk Greeks ``[n_fx, 10]`` of the FX lines in their order, and the compensated sums of
+    their totals' columns (:func:`pricing.positions.fx_positions`)."""
     fx = valuation.fx
     assert fx is not None
     options = book.options
     signs = np.ones(len(options)) if book.signs is None else book.signs[list(book.option_rows)]
     notionals = np.array([o.notional for o in options])
     jpy_paid = np.array([o.payout_currency is Currency.JPY for o in options], dtype=bool)
-    return position_risk(
-        fx.greeks,
+    g = fx.greeks
+    return fx_positions(
+        price=g.price,
+        delta=g.delta,
+        delta_premium_adjusted=g.delta_premium_adjusted,
+        gamma=g.gamma,
+        vega=g.vega,
+        theta=g.theta,
+        rho_jpy=g.rho_jpy,
+        rho_usd=g.rho_usd,
+        scenario_values=g.scenario_values,
+        d_levels=fx.d_levels,
         signed_notionals=signs * notionals,
         usd_notionals=np.where(jpy_paid, notionals / spot, notionals),
         spot=spot,
     )
 
 
-def valued_rows(
-    book: MixedBook, valuation: MixedValuation, risk_fx: dict[str, np.ndarray] | None
-) -> BookRows:
+def valued_rows(book: MixedBook, valuation: MixedValuation, risk_fx: np.ndarray | None) -> BookRows:
     """The valued book in request order, with the FX lines' desk Greeks and ∂/∂L placed."""
     n, m = valuation.scenario_values.shape
     fx = valuation.fx
-    greeks = np.zeros((n, len(SUMMED_GREEKS)))
-    d_levels = np.zeros((n, m))
-    has = np.zeros(n, dtype=bool)
+    k = len(SUMMED_GREEKS)
     if fx is not None and risk_fx is not None:
-        rows = np.asarray(book.option_rows, dtype=np.intp)
-        signs = np.ones(rows.size) if book.signs is None else book.signs[rows]
+        rows = book.option_rows
+        signs = np.ones(len(rows)) if book.signs is None else book.signs[list(rows)]
         signed = signs * np.array([o.notional for o in book.options])
-        greeks[rows] = np.column_stack([risk_fx[g] for g in SUMMED_GREEKS])
-        d_levels[rows] = fx.d_levels * signed[:, None]
-        has[rows] = True
+        fx_columns = np.concatenate([fx.d_levels * signed[:, None], risk_fx[:, :k]], axis=1)
+    if fx is not None and risk_fx is not None and len(book.option_rows) == n:
+        placed = fx_columns  # an FX-only book: its lines in request order
+        has = np.ones(n, dtype=bool)
+    else:
+        placed = np.zeros((n, m + k))
+        has = np.zeros(n, dtype=bool)
+        if fx is not None and risk_fx is not None:
+            placed[list(book.option_rows)] = fx_columns
+            has[list(book.option_rows)] = True
     is_usd = (
         np.zeros(n, dtype=bool)
         if valuation.cds is None
         else np.fromiter((c == "USD" for c in valuation.currencies), bool, n)
     )
-    columns = np.concatenate(
-        [valuation.values[:, None], valuation.scenario_values, d_levels, greeks], axis=1
-    )
+    columns = np.concatenate([valuation.values[:, None], valuation.scenario_values, placed], axis=1)
     return BookRows(columns, is_usd, has, m)
 
 
@@ -187,21 +201,33 @@ def _forward_to(market: MarketSnapshot, date: dt.date) -> float:
 
 
 def totals_json(
-    rows: BookRows,
+    rows: BookRows | Callable[[], BookRows],
     conv: Conversion,
     names: tuple[str, ...],
     tags: tuple[dict[str, str], ...],
     group_by: list[str],
+    fx_sums: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The response's ``totals`` and ``groups`` as plain JSON types."""
+    """The response's ``totals`` and ``groups`` as plain JSON types. ``fx_sums``: the column
+    sums of a book of FX lines only (:func:`fx_position_risk`), which are its totals — the
+    rows (built on demand when ``rows`` is a callable) are then needed only for groups."""
+    if fx_sums is not None:
+        lines = len(tags)
+        both = np.stack([fx_sums, np.zeros_like(fx_sums)])
+        book = totals_from_sums(both, lines, lines, conv)
+    else:
+        rows = rows() if callable(rows) else rows
+        book = book_totals(rows, conv)
+    if group_by and callable(rows):
+        rows = rows()
     totals = {
-        **_totals_json(book_totals(rows, conv), names),
+        **_totals_json(book, names),
         "reporting_currency": conv.reporting.value,
         "mixture_rate": conv.mixture_rate,
         "scenario_rates": dict(zip(names, conv.scenario_rates.tolist(), strict=True)),
     }
     groups = [
         {"tag": key, "value_of_tag": value, **_totals_json(t, names)}
-        for key, value, t in group_totals(rows, conv, tags, group_by)
+        for key, value, t in (group_totals(rows, conv, tags, group_by) if group_by else ())
     ]
     return totals, groups

@@ -592,18 +592,17 @@ _GREEKS = (
 
 
 def _fx_rows(
-    job: PriceJob, valuation: MixedValuation, risk: dict[str, np.ndarray]
+    job: PriceJob, valuation: MixedValuation, risk: np.ndarray | None
 ) -> list[dict[str, Any]]:
-    """One result per FX line, built column by column; ``risk`` its desk Greeks."""
+    """One result per FX line, built column by column; ``risk`` its desk Greeks [n, 10]."""
     fx = valuation.fx
-    if fx is None:
+    if fx is None or risk is None:
         return []
     names = fx.scenario_names
     g = fx.greeks
     greeks = [dict(zip(_GREEKS, row, strict=True)) for row in
               zip(*(getattr(g, k).tolist() for k in _GREEKS), strict=True)]  # fmt: skip
-    positions = [dict(zip(DESK_GREEKS, row, strict=True)) for row in
-                 zip(*(risk[k].tolist() for k in DESK_GREEKS), strict=True)]  # fmt: skip
+    positions = [dict(zip(DESK_GREEKS, row, strict=True)) for row in risk.tolist()]
     scenario_prices = [dict(zip(names, row, strict=True)) for row in g.scenario_values.tolist()]
     d_levels = [dict(zip(names, row, strict=True)) for row in fx.d_levels.tolist()]
     rows = job.book.option_rows
@@ -749,15 +748,13 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
     """The response body as plain JSON types (built directly: books can be large)."""
     fx = valuation.fx
     spot = job.market.spot
-    risk = fx_position_risk(job.book, valuation, spot) if fx is not None else None
+    risk, fx_sums = fx_position_risk(job.book, valuation, spot) if fx is not None else (None, None)
     fx_only = valuation.cds is None and valuation.paths is None
     if fx_only:  # the common book: FX lines in request order, every figure finite
-        results = _fx_rows(job, valuation, risk or {})
+        results = _fx_rows(job, valuation, risk)
     else:
         results = [{} for _ in range(job.book.size)]
-        for row, result in zip(
-            job.book.option_rows, _fx_rows(job, valuation, risk or {}), strict=True
-        ):
+        for row, result in zip(job.book.option_rows, _fx_rows(job, valuation, risk), strict=True):
             results[row] = result
         for row, result in zip(job.book.cds_rows, _cds_rows(job, valuation), strict=True):
             results[row] = result
@@ -784,8 +781,14 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
     groups: list[dict[str, Any]] = []
     if job.totals:
         conv = book_conversion(job.market, job.scenario_set, fit.jumps, job.reporting_currency)
-        rows_ = valued_rows(job.book, valuation, risk)
-        totals, groups = totals_json(rows_, conv, names, job.tags, job.group_by)
+        totals, groups = totals_json(
+            lambda: valued_rows(job.book, valuation, risk),
+            conv,
+            names,
+            job.tags,
+            job.group_by,
+            fx_sums if fx_only else None,
+        )
     return {
         "scenario_set_id": job.scenario_set.id,
         "valuation_date": job.market.valuation_date.isoformat(),

@@ -422,3 +422,27 @@ def test_bad_totals_fields_are_refused_by_name(
     )
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_one_group_holding_every_fx_line_equals_the_book(client: TestClient) -> None:
+    """An FX-only book's totals come from the compiled pass over its lines, its groups from the
+    general per-column sums: the two must agree on a group that holds the whole book."""
+    book = [{**x, "tags": {"desk": "g10"}} for x in LINES]
+    body = client.post(
+        "/v1/price",
+        json={
+            "market": MARKET,
+            "scenario_set": SCENARIOS,
+            "instruments": book,
+            "group_by": ["desk"],
+        },
+    ).json()
+    (group,) = body["groups"]
+    totals = body["totals"]
+    for key in ("value", "value_by_currency", "scenario_values", "scenario_pnl", "dvalue_dq"):
+        assert group[key] == totals[key], key
+    for name, v in totals["dvalue_dlevel"].items():
+        assert close(group["dvalue_dlevel"][name], v, rel=1e-14)
+    for greek, v in totals["greeks"].items():
+        assert close(group["greeks"][greek], v, rel=1e-14), greek
+    assert group["lines"] == group["lines_with_greeks"] == totals["lines_with_greeks"] == 3
