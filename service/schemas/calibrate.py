@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from scenarios.calibration.fit import Calibration, CalibrationSettings
 from scenarios.calibration.rows import OptionQuote
-from scenarios.dates import tenor_dates, year_fraction
+from scenarios.dates import expiry_delivery, tenor_dates, year_fraction
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
@@ -63,7 +63,8 @@ class OptionVolIn(Schema):
             expiry, delivery = tenor_dates(f"{field}.tenor", valuation_date, self.tenor)
         else:
             assert self.expiry is not None
-            expiry = delivery = self.expiry
+            expiry = self.expiry  # delivered on its spot date, as a priced line is
+            delivery = expiry_delivery(expiry, f"{field}.expiry")
         if expiry <= valuation_date:
             raise DomainError.field(
                 f"{field}.{'tenor' if self.tenor else 'expiry'}",

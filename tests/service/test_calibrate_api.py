@@ -106,6 +106,32 @@ def test_recovers_the_probabilities_from_option_vols(client: TestClient) -> None
 SURFACE_3M = {"tenor": "3M", "atm": 0.108, "rr25": -0.018, "bf25": 0.0035}
 
 
+def test_options_by_date_settle_on_their_spot_date_as_priced_lines_do(client: TestClient) -> None:
+    """Vols of dated calls priced by ``POST /v1/price`` (delivered on the expiry's spot date)
+    recover the probabilities when quoted back by the same dates: the calibration reads a
+    dated quote with the same delivery (delivered on the expiry itself, the 1e-7 fit fails)."""
+    truth_set = reweighted(client, [0.1, 0.4, 0.2, 0.2, 0.1])
+    lines = [("2025-12-10", 130.0), ("2025-12-10", 144.0), ("2026-03-12", 138.0),
+             ("2026-03-12", 150.0), ("2026-06-11", 156.0)]  # fmt: skip
+    priced = client.post(
+        "/v1/price",
+        json={
+            "scenario_set": truth_set,
+            "instruments": [{"kind": "call", "strike": k, "expiry": e} for e, k in lines],
+        },
+    ).json()
+    options = [
+        {"expiry": r["expiry"], "strike": r["strike"], "vol": r["implied_vol"]}
+        for r in priced["results"]
+    ]
+    data = calibrate(client, scenario_set_id=SET_ID, options=options, quotes=None)
+    for row in data["scenarios"]:
+        assert row["implied_probability"] == pytest.approx(
+            priced["measure"]["weights"][row["name"]], abs=1e-6
+        )
+    assert data["fit"]["max_abs_vol_points"] < 1e-7
+
+
 def test_says_when_two_scenarios_are_indistinguishable(client: TestClient) -> None:
     scenarios = builtin_scenarios(client)
     twin = copy.deepcopy(scenarios[1])
