@@ -20,6 +20,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from pricing.sums import add_compensated
+
 RISK_COLUMNS = 10  # the desk Greeks of scenarios.book_totals.DESK_GREEKS, in that order
 
 
@@ -29,8 +31,8 @@ def _positions(price, delta, delta_pa, gamma, vega, theta, rho_jpy, rho_usd, sce
     n, m = scenario_values.shape
     risk = np.empty((n, RISK_COLUMNS))
     k = 1 + 2 * m + 8
-    s = np.zeros(k)
-    c = np.zeros(k)
+    s = np.zeros((1, k))
+    c = np.zeros((1, k))
     row = np.empty(k)
     for i in range(n):
         a = signed[i]
@@ -51,14 +53,8 @@ def _positions(price, delta, delta_pa, gamma, vega, theta, rho_jpy, rho_usd, sce
         for j in range(8):
             row[1 + 2 * m + j] = risk[i, j]
         for j in range(k):
-            x = row[j]
-            t = s[j] + x
-            if abs(s[j]) >= abs(x):
-                c[j] += (s[j] - t) + x
-            else:
-                c[j] += (x - t) + s[j]
-            s[j] = t
-    return risk, s + c
+            add_compensated(s, c, 0, j, row[j])
+    return risk, (s + c)[0]
 
 
 def fx_positions(

@@ -21,23 +21,17 @@ import numba as nb
 import numpy as np
 
 
-@nb.njit(cache=True, error_model="numpy")
-def _columns(values):  # type: ignore[no-untyped-def]
-    n, k = values.shape
-    out = np.empty(k)
-    for j in range(k):
-        s = 0.0
-        c = 0.0
-        for i in range(n):
-            x = values[i, j]
-            t = s + x
-            if abs(s) >= abs(x):
-                c += (s - t) + x
-            else:
-                c += (x - t) + s
-            s = t
-        out[j] = s + c
-    return out
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def add_compensated(s, c, g, j, x):  # type: ignore[no-untyped-def]
+    """``s[g, j] += x`` with the rounding error carried into ``c[g, j]`` (Neumaier's step;
+    the sum is ``s + c``). Compiled callers (:mod:`pricing.positions`) add with it too."""
+    a = s[g, j]
+    t = a + x
+    if abs(a) >= abs(x):
+        c[g, j] += (a - t) + x
+    else:
+        c[g, j] += (x - t) + a
+    s[g, j] = t
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -48,14 +42,7 @@ def _grouped(values, codes, groups):  # type: ignore[no-untyped-def]
     for i in range(n):
         g = codes[i]
         for j in range(k):
-            x = values[i, j]
-            a = s[g, j]
-            t = a + x
-            if abs(a) >= abs(x):
-                c[g, j] += (a - t) + x
-            else:
-                c[g, j] += (x - t) + a
-            s[g, j] = t
+            add_compensated(s, c, g, j, values[i, j])
     return s + c
 
 
@@ -69,9 +56,9 @@ def grouped_column_sums(values: np.ndarray, codes: np.ndarray, groups: int) -> n
 def column_sums(values: np.ndarray) -> np.ndarray:
     """Compensated sums over axis 0: ``[n]`` → scalar array ``[]``, ``[n, k]`` → ``[k]``."""
     array = np.asarray(values, dtype=np.float64)
-    if array.ndim == 1:
-        return np.asarray(_columns(np.ascontiguousarray(array[:, None]))[0])
-    return _columns(np.ascontiguousarray(array))  # type: ignore[no-any-return]
+    table = array[:, None] if array.ndim == 1 else array
+    sums = grouped_column_sums(table, np.zeros(table.shape[0], dtype=np.intp), 1)[0]
+    return np.asarray(sums[0]) if array.ndim == 1 else sums
 
 
 def total(values: np.ndarray) -> float:

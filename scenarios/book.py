@@ -9,7 +9,6 @@ matrix. Errors found while valuing a family name the request's ``instruments[i]`
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from pricing.mixture.measure import Measure
 from scenarios.credit.curves import CreditMarket, ScenarioCredit
 from scenarios.credit.valuation import CdsBookValuation, CdsContract, value_cds_book
-from scenarios.errors import DomainError, FieldError
+from scenarios.errors import DomainError
 from scenarios.fx.instruments import FxOption
 from scenarios.fx.valuation import BookValuation, value_book
 from scenarios.market import MarketSnapshot
@@ -71,17 +70,6 @@ class MixedValuation:
     currencies: tuple[str, ...]
 
 
-def _renumber(error: DomainError, family: str, rows: tuple[int, ...]) -> DomainError:
-    pattern = re.compile(rf"^{family}\[(\d+)\]")
-    fields = [
-        FieldError(
-            pattern.sub(lambda m: f"instruments[{rows[int(m.group(1))]}]", e.field), e.reason
-        )
-        for e in error.errors
-    ]
-    return DomainError(fields, error.kind)
-
-
 def value_mixed_book(
     *, market: MarketSnapshot, scenario_set: ScenarioSet, book: MixedBook, measure: Measure
 ) -> MixedValuation:
@@ -93,7 +81,7 @@ def value_mixed_book(
                 market=market, scenario_set=scenario_set, options=book.options, measure=measure
             )
         except DomainError as exc:
-            raise _renumber(exc, "instruments", book.option_rows) from None
+            raise exc.renumbered("instruments", book.option_rows) from None
         # No overflow to check: every figure per unit is finite (value_book refuses others)
         # and below ~1e17 — a scenario's forward is at most 1e6 (spot) × 1e6 (a jump under
         # 'scale') × e^10 (rates ≤ 100% over ≤ 10 years) — so × notional ≤ 1e15 stays far
@@ -130,7 +118,7 @@ def value_mixed_book(
                 scenario_credit=book.scenario_credit,
             )
         except DomainError as exc:
-            raise _renumber(exc, "contracts", book.cds_rows) from None
+            raise exc.renumbered("contracts", book.cds_rows) from None
         rows = list(book.cds_rows)
         scenario_values[rows] = cds.scenario_values
         values[rows] = cds.mixture_values
@@ -149,7 +137,7 @@ def value_mixed_book(
                 settings_path="paths",
             )
         except DomainError as exc:
-            raise _renumber(exc, "instruments", book.path_rows) from None
+            raise exc.renumbered("instruments", book.path_rows) from None
         rows = list(book.path_rows)
         signs = _signs(book, rows)
         # NaN marks a scenario no simulated path fell in; the service shows it as null
@@ -173,7 +161,7 @@ def _value_fx(
             market=market, scenario_set=scenario_set, options=book.options, measure=measure
         )
     except DomainError as exc:
-        raise _renumber(exc, "instruments", book.option_rows) from None
+        raise exc.renumbered("instruments", book.option_rows) from None
 
 
 _MAX_VALUE = 1e300  # values and their differences (the P&L matrix) stay finite below this

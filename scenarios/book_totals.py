@@ -124,13 +124,6 @@ class Totals:
     greeks: dict[str, float]  # DESK_GREEKS that add, over lines with Greeks
 
 
-def conversion(
-    reporting: ReportingCurrency, *, forward_to_event: float, levels: np.ndarray
-) -> Conversion:
-    """The rates of the module docstring: ``forward_to_event`` F(T_e), ``levels`` S0·J_i."""
-    return Conversion(reporting, float(forward_to_event), np.asarray(levels, dtype=float))
-
-
 def totals_from_sums(sums: np.ndarray, lines: int, with_greeks: int, conv: Conversion) -> Totals:
     """Totals from the column sums ``[2, K]`` of the JPY (row 0) and USD (row 1) lines."""
     m = (sums.shape[1] - 1 - len(SUMMED_GREEKS)) // 2

@@ -13,6 +13,8 @@ The errors know nothing of HTTP; the service maps ``kind`` to a status once.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -55,3 +57,15 @@ class DomainError(Exception):
             return f"{prefix}{field}" if field.startswith("[") else f"{prefix}.{field}"
 
         return DomainError([FieldError(join(e.field), e.reason) for e in self.errors], self.kind)
+
+    def renumbered(self, family: str, rows: Sequence[int]) -> DomainError:
+        """The same error with ``family[j]`` read as ``family[rows[j]]``: a sub-list's index
+        (the j-th FX line) turned into the request's (its row among every line)."""
+        pattern = re.compile(rf"^{re.escape(family)}\[(\d+)\]")
+        fields = [
+            FieldError(
+                pattern.sub(lambda m: f"{family}[{rows[int(m.group(1))]}]", e.field), e.reason
+            )
+            for e in self.errors
+        ]
+        return DomainError(fields, self.kind)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -184,7 +184,7 @@ class CdsBookValuation:
     base: CdsFigures
     notionals: np.ndarray
 
-    @property
+    @cached_property
     def signs(self) -> np.ndarray:
         """[n] +1 for a protection buyer, −1 for a seller (:class:`scenarios.positions.Side`)."""
         return np.array([c.side.sign for c in self.contracts])

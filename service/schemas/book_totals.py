@@ -24,7 +24,6 @@ from scenarios.book_totals import (
     ReportingCurrency,
     Totals,
     book_totals,
-    conversion,
     group_totals,
     totals_from_sums,
 )
@@ -190,7 +189,7 @@ def book_conversion(
 ) -> Conversion:
     """Rates of :mod:`scenarios.book_totals`: F(T_e) for the mixture, S0·J_i per scenario."""
     forward = _forward_to(market, scenario_set.event_date)
-    return conversion(reporting, forward_to_event=forward, levels=market.spot * jumps)
+    return Conversion(reporting, forward, market.spot * np.asarray(jumps, dtype=float))
 
 
 @lru_cache(maxsize=256)
@@ -201,7 +200,7 @@ def _forward_to(market: MarketSnapshot, date: dt.date) -> float:
 
 
 def totals_json(
-    rows: BookRows | Callable[[], BookRows],
+    build_rows: Callable[[], BookRows],
     conv: Conversion,
     names: tuple[str, ...],
     tags: tuple[dict[str, str], ...],
@@ -209,25 +208,27 @@ def totals_json(
     fx_sums: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The response's ``totals`` and ``groups`` as plain JSON types. ``fx_sums``: the column
-    sums of a book of FX lines only (:func:`fx_position_risk`), which are its totals — the
-    rows (built on demand when ``rows`` is a callable) are then needed only for groups."""
+    sums of a book of FX lines only (:func:`fx_position_risk`), which are its totals; the
+    rows (``build_rows``) are then built only for groups."""
+    rows = None if fx_sums is not None and not group_by else build_rows()
     if fx_sums is not None:
         lines = len(tags)
-        both = np.stack([fx_sums, np.zeros_like(fx_sums)])
-        book = totals_from_sums(both, lines, lines, conv)
+        book = totals_from_sums(np.stack([fx_sums, np.zeros_like(fx_sums)]), lines, lines, conv)
     else:
-        rows = rows() if callable(rows) else rows
+        assert rows is not None
         book = book_totals(rows, conv)
-    if group_by and callable(rows):
-        rows = rows()
     totals = {
         **_totals_json(book, names),
         "reporting_currency": conv.reporting.value,
         "mixture_rate": conv.mixture_rate,
         "scenario_rates": dict(zip(names, conv.scenario_rates.tolist(), strict=True)),
     }
-    groups = [
-        {"tag": key, "value_of_tag": value, **_totals_json(t, names)}
-        for key, value, t in (group_totals(rows, conv, tags, group_by) if group_by else ())
-    ]
+    groups = (
+        []
+        if rows is None
+        else [
+            {"tag": key, "value_of_tag": value, **_totals_json(t, names)}
+            for key, value, t in group_totals(rows, conv, tags, group_by)
+        ]
+    )
     return totals, groups

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -32,7 +31,7 @@ from scenarios.book import MixedBook, MixedValuation
 from scenarios.book_totals import DESK_GREEKS, ReportingCurrency
 from scenarios.credit.curves import CreditMarket
 from scenarios.credit.valuation import build_cds_contract
-from scenarios.errors import DomainError, FieldError
+from scenarios.errors import DomainError
 from scenarios.fx.instruments import Currency, FxOption, OptionKind, build_fx_option
 from scenarios.fx.strike_spec import ResolvedStrike, parse_strike_spec, resolve_strikes
 from scenarios.fx.valuation import fit_measure
@@ -541,19 +540,9 @@ def _fx_options(
             deliveries=[options[k].delivery for k in spec_lines],
             event_date=scenario_set.event_date,
         )
-    except DomainError as exc:
+    except DomainError as exc:  # fields under [j], the j-th line with a desk strike
         rows = [fx[k][0] for k in spec_lines]
-        pattern = re.compile(r"^\[(\d+)\]\.?")
-        raise DomainError(
-            [
-                FieldError(
-                    pattern.sub(lambda m: f"instruments[{rows[int(m.group(1))]}].", e.field),
-                    e.reason,
-                )
-                for e in exc.errors
-            ],
-            exc.kind,
-        ) from None
+        raise exc.prefixed("instruments").renumbered("instruments", rows) from None
     for j, k in enumerate(spec_lines):
         options[k] = dataclasses.replace(options[k], strike=float(strikes.strikes[j]))
         resolved[fx[k][0]] = (specs[j].text, strikes[j])
