@@ -3,8 +3,10 @@
 Conventions: ``spot`` is JPY per USD for value on the valuation date (a "today" rate; the
 quoted T+2 rate differs by two days of carry, about 0.02% at June-2025 rates). Curves hold
 continuously compounded zero rates (ACT/365F) at pillar dates. The ATM vol term structure is
-the *pre-event* diffusion vol: the vol the market would carry without the decision; scenario
-vols take over after the event.
+the market's as quoted: after a decision date it holds the decision's variance. The diffusion
+the pricer reads before and between decisions is that term structure with each event's
+variance removed (:class:`Diffusion`, :meth:`MarketSnapshot.event_strip`,
+:mod:`pricing.vol.event_strip`); scenario vols take over after the event.
 
 An optional :class:`scenarios.vol.smiles.MarketSurface` (ATM, RR, BF per tenor) gives the
 pre-event vols a smile: when present it is fitted (one SVI slice per tenor) as the snapshot
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
 from pricing.curve import CurveInterpolation, atm_total_variance, zero_rates_at
-from pricing.vol.surface import VolSurface, build_surface, event_variance_from_weight
+from pricing.vol.event_strip import EventSizing, EventStrip, strip_events
+from pricing.vol.surface import EventVariance, VolSurface, build_surface
 from pricing.vol.svi import SviSmiles
 from scenarios import checks
 from scenarios.errors import DomainError
@@ -122,6 +126,20 @@ class AtmVolCurve:
 MIN_SPOT, MAX_SPOT = 1e-3, 1e6  # JPY per USD: far outside any market, inside double range
 
 
+class Diffusion(StrEnum):
+    """How the quotes are read for the diffusion before and between decisions.
+
+    ``ex_event`` (default): the quotes after a decision hold its variance; the diffusion is
+    the quoted term structure with each event's variance removed (:mod:`pricing.vol.event_strip`),
+    and the scenarios' jumps carry the event. ``quoted``: the quoted ATM curve and surface,
+    interpolated as they stand, are the diffusion (the event's premium is then counted twice
+    after the decision: once in the diffusion, once in the jumps).
+    """
+
+    EX_EVENT = "ex_event"
+    QUOTED = "quoted"
+
+
 @dataclass(frozen=True)
 class MarketSnapshot:
     """Everything the pricer reads from the market on ``valuation_date``."""
@@ -132,16 +150,36 @@ class MarketSnapshot:
     jpy_curve: DiscountCurve
     atm_vols: AtmVolCurve
     surface: MarketSurface | None = None
+    diffusion: Diffusion = Diffusion.EX_EVENT
 
     def __post_init__(self) -> None:
         checks.in_range("spot", self.spot, MIN_SPOT, MAX_SPOT, " (JPY per USD)")
         for name in ("usd_curve", "jpy_curve", "atm_vols"):
             if getattr(self, name).valuation_date != self.valuation_date:
                 raise DomainError.field(name, "must be built on the snapshot's valuation date")
+        object.__setattr__(self, "diffusion", Diffusion(self.diffusion))
         object.__setattr__(self, "_smiles", self._fit_surface())
+        self._hashed()
+
+    def _hashed(self) -> None:
         # hashed once: the lru caches keyed on a snapshot otherwise re-hash every curve
         fields = (self.valuation_date, self.spot, self.usd_curve, self.jpy_curve)
-        object.__setattr__(self, "_hash", hash((*fields, self.atm_vols, self.surface)))
+        object.__setattr__(
+            self, "_hash", hash((*fields, self.atm_vols, self.surface, self.diffusion))
+        )
+        object.__setattr__(self, "_strips", {})
+
+    def with_diffusion(self, diffusion: Diffusion) -> MarketSnapshot:
+        """The same snapshot read with ``diffusion`` (the fitted smiles are shared)."""
+        if diffusion == self.diffusion:
+            return self
+        other = object.__new__(MarketSnapshot)
+        for name in self.__dataclass_fields__:
+            object.__setattr__(other, name, getattr(self, name))
+        object.__setattr__(other, "diffusion", Diffusion(diffusion))
+        object.__setattr__(other, "_smiles", self._smiles)  # type: ignore[attr-defined]
+        other._hashed()
+        return other
 
     def __hash__(self) -> int:
         return self._hash  # type: ignore[attr-defined, no-any-return]
@@ -168,20 +206,67 @@ class MarketSnapshot:
         """The surface's pillar smiles (None without a surface)."""
         return self._smiles  # type: ignore[attr-defined,no-any-return]
 
+    def event_strip(self, event_times: tuple[float, ...]) -> EventStrip:
+        """The events' variances at ``event_times`` (years ACT/365F, sorted) and the diffusion
+        without them, read off the surface's ATM-forward variances (the ATM curve's without a
+        surface): by the decision day's stated weight when ``surface.event_extra_days > 0``,
+        from the term structure otherwise (:mod:`pricing.vol.event_strip`). Under
+        :attr:`Diffusion.QUOTED` only a stated weight strips anything (with none, every
+        event's variance is 0: the quotes as they stand). Cached per snapshot."""
+        strips = self._strips  # type: ignore[attr-defined]
+        if event_times in strips:
+            return strips[event_times]  # type: ignore[no-any-return]
+        smiles = self.smiles
+        if smiles is not None:
+            times = smiles.expiries
+            variances = smiles.derivatives(log_moneyness=np.zeros_like(times))[0]
+        else:
+            times = self.atm_vols.times
+            variances = np.array(self.atm_vols.vols) ** 2 * times
+        extra = self.surface.event_extra_days if self.surface is not None else 0.0
+        weighted = extra > 0 or self.diffusion is Diffusion.QUOTED
+        strip = strip_events(
+            pillar_times=times,
+            total_variances=variances,
+            event_times=np.array(event_times, dtype=float),
+            sizing=EventSizing.EVENT_DAY_WEIGHT if weighted else EventSizing.TERM_STRUCTURE,
+            extra_days=extra,
+        )
+        if len(strips) >= 64:
+            strips.clear()
+        strips[event_times] = strip
+        return strip
+
     def vol_surface(self, event_time: float | None = None) -> VolSurface | None:
-        """The quoted surface, with the event's variance on its date when the quotes weigh
-        the decision day (``surface.event_extra_days > 0``); None without a surface."""
+        """The quoted surface, read as diffusion plus the event's variance on its date
+        (:meth:`event_strip`); None without a surface."""
         smiles = self.smiles
         if smiles is None or self.surface is None:
             return None
         events = []
-        if event_time is not None and self.surface.event_extra_days > 0:
-            events.append(
-                event_variance_from_weight(
-                    smiles=smiles, event_time=event_time, extra_days=self.surface.event_extra_days
-                )
-            )
+        if event_time is not None:
+            variance = float(self.event_strip((event_time,)).event_variances[0])
+            if variance > 0.0 or self.surface.event_extra_days > 0:  # as before: an event
+                events.append(EventVariance(time=event_time, variance=variance))
         return build_surface(smiles=smiles, events=events)
+
+    def diffusion_atm(self, event_times: tuple[float, ...]) -> AtmVolCurve:
+        """The ATM curve with the events' variances (:meth:`event_strip`) taken out of every
+        pillar after them: the diffusion, linear in total variance as the quoted curve."""
+        if not event_times:
+            return self.atm_vols
+        v = self.event_strip(event_times).event_variances
+        times = self.atm_vols.times
+        if not v.any():
+            return self.atm_vols
+        removed = np.array([v[np.array(event_times) < t].sum() for t in times])
+        variances = np.maximum(np.array(self.atm_vols.vols) ** 2 * times - removed, 0.0)
+        variances = np.maximum.accumulate(np.maximum(variances, 1e-8 * times))
+        return AtmVolCurve(
+            self.valuation_date,
+            self.atm_vols.pillar_dates,
+            tuple(float(x) for x in np.sqrt(variances / times)),
+        )
 
     def usd_discount_factors(self, times: np.ndarray) -> np.ndarray:
         """USD discount factors to ``times`` (years ACT/365F)."""

@@ -7,9 +7,11 @@ one scenario drawn per path with its jump ``J_i``. What is read from where:
 
 * forwards ``F(t) = S0·exp((r_JPY(t) − r_USD(t))·t)`` from the market's curves at every grid
   date; JPY discount factors ``exp(−r_JPY(t)·t)`` likewise;
-* pre-event step vols are the ATM curve's *forward* vols, ``σ_j² = (V(t_{j+1}) − V(t_j))/Δt``
-  with ``V`` the curve's total variance, so the simulated variance to any date before the event
-  is the curve's own (floored at ``(1e-8)²·Δt`` where the curve is flat in variance);
+* pre-event step vols are the diffusion's *forward* vols, ``σ_j² = (V(t_{j+1}) − V(t_j))/Δt``
+  with ``V`` the total variance of the ATM curve less the event
+  (:meth:`scenarios.market.MarketSnapshot.diffusion_atm`), so the simulated variance to any
+  date before the event is the diffusion's own, as the closed forms read it (floored at
+  ``(1e-8)²·Δt`` where the curve is flat in variance);
 * ``measure`` ``risk_neutral`` (default): scenarios drawn with q and the effective jumps of
   :func:`scenarios.fx.valuation.fit_measure` (``adjustment`` tilt/scale/none), so the simulated
   mean is the market forward; ``real_world``: drawn with the analyst's p and the jumps as
@@ -276,10 +278,10 @@ def path_market(
         p = np.array([s.probability for s in scenario_set.scenarios])
         weights = p / p.sum()
         jumps = np.array([s.level for s in scenario_set.scenarios]) / market.spot
-    variances = market.atm_vols.total_variance(times)
+    t_event = year_fraction(market.valuation_date, scenario_set.event_date)
+    variances = market.diffusion_atm((t_event,)).total_variance(times)
     dts = np.diff(times)
     pre_vols = np.sqrt(np.maximum(np.diff(variances), _MIN_FORWARD_VOL**2 * dts) / dts)
-    t_event = year_fraction(market.valuation_date, scenario_set.event_date)
     forwards = market.forwards(times)
     forwards[0] = market.spot
     model = PathModel(

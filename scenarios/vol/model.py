@@ -117,6 +117,12 @@ class VolModel:
     atm_vols: AtmVolCurve
     market_surface: VolSurface | None
     smiles: tuple[PostEventSmile, ...]
+    diffusion_atm: AtmVolCurve | None = None  # the ATM curve less the event; atm_vols if None
+
+    @property
+    def pre_atm(self) -> AtmVolCurve:
+        """The ATM curve the diffusion reads before the event (the event's variance out)."""
+        return self.diffusion_atm if self.diffusion_atm is not None else self.atm_vols
 
     @cached_property
     def has_scenario_smiles(self) -> bool:
@@ -128,7 +134,9 @@ class VolModel:
             PostEventSmile(s.source, s.vol, s.surface, s.scale * float(f))
             for s, f in zip(self.smiles, factors, strict=True)
         )
-        return VolModel(self.event_time, self.atm_vols, self.market_surface, smiles)
+        return VolModel(
+            self.event_time, self.atm_vols, self.market_surface, smiles, self.diffusion_atm
+        )
 
     def market_variance(self, *, times: np.ndarray, log_moneyness: np.ndarray) -> Triple:
         """``(w, ∂w/∂k, ∂²w/∂k²)`` of the market: its surface (event included after
@@ -138,6 +146,15 @@ class VolModel:
             return self.market_surface.derivatives(expiries=t, log_moneyness=k)
         zeros = np.zeros(k.shape)
         return self.atm_vols.total_variance(t), zeros, zeros
+
+    def diffusion_variance(self, *, times: np.ndarray, log_moneyness: np.ndarray) -> Triple:
+        """``(w_d, w_d', w_d'')`` of the diffusion to ``times ≤ T_e``: the market surface's
+        diffusive part, or the event-stripped ATM curve flat in ``k``."""
+        if self.market_surface is not None:
+            return self.market_variance(times=times, log_moneyness=log_moneyness)
+        t, k = np.broadcast_arrays(np.asarray(times, float), np.asarray(log_moneyness, float))
+        zeros = np.zeros(k.shape)
+        return self.pre_atm.total_variance(t), zeros, zeros
 
     def post_variance(self, index: int, *, times: np.ndarray, log_moneyness: np.ndarray) -> Triple:
         """Scenario ``index``'s post-event ``(w, w', w'')`` at ``τ = times > 0``."""
@@ -161,7 +178,7 @@ class VolModel:
         t, k = np.broadcast_arrays(np.asarray(expiries, float), np.asarray(log_moneyness, float))
         pre_t = np.minimum(t, self.event_time)
         post_t = t - pre_t
-        pre = self.market_variance(times=pre_t, log_moneyness=k)
+        pre = self.diffusion_variance(times=pre_t, log_moneyness=k)
         after = post_t > 0
         if not after.any():
             return pre
@@ -184,7 +201,7 @@ class VolModel:
         valid = np.ones(n, dtype=bool)
         after = post_t > 0
         if self.market_surface is None:
-            pre_vols = np.sqrt(self.atm_vols.total_variance(pre_t) / pre_t)
+            pre_vols = np.sqrt(self.pre_atm.total_variance(pre_t) / pre_t)
             pre_slopes = np.zeros(n)
         else:
             # the pre-event smile at K/J_i after the event, at K before it
@@ -224,7 +241,13 @@ def build_vol_model(market: MarketSnapshot, scenario_set: ScenarioSet) -> VolMod
         _post_event(market, scenario_set, i, scenario)
         for i, scenario in enumerate(scenario_set.scenarios)
     )
-    return VolModel(event_time, market.atm_vols, market.vol_surface(event_time), smiles)
+    return VolModel(
+        event_time,
+        market.atm_vols,
+        market.vol_surface(event_time),
+        smiles,
+        market.diffusion_atm((event_time,)),
+    )
 
 
 def _post_event(

@@ -3,31 +3,50 @@
 A request names a built-in scenario set (``scenario_set_id``) or gives one inline
 (``scenario_set``), never both; the market is the built-in set's own unless ``market`` is
 given; the event must lie after the market's valuation date, and each post-event level
-within a factor of 1,000 of its spot.
+within a factor of 1,000 of its spot. ``diffusion`` says how the market's vols are read
+before the decision (:class:`scenarios.market.Diffusion`; :data:`DIFFUSION_FIELD` is the
+request field every pricing request declares).
 """
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from scenarios.catalog import CatalogEntry, builtin_entry
 from scenarios.errors import DomainError
-from scenarios.market import MarketSnapshot
+from scenarios.market import Diffusion, MarketSnapshot
 from scenarios.scenario import ScenarioSet
-from service.schemas.common import under
+from service.schemas.common import Choice, under
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET
 
+DiffusionField = Choice[Diffusion]
+DIFFUSION_FIELD = Field(
+    default=Diffusion.EX_EVENT,
+    description="How the market's vols are read before the decision. ex_event (default): "
+    "the quotes after the event date hold the event's variance, so the diffusion is the "
+    "quoted term structure with it removed (the variance the interval holding the event "
+    "carries beyond the next event-free interval's rate, or the stated event-day weight) and "
+    "the scenarios' jumps carry the event; quoted: the quotes as they stand (the event's "
+    "premium then counts twice after it). The response reports the event variance stripped.",
+)
+
 
 def resolve_context(
-    scenario_set_id: str | None, scenario_set: ScenarioSetIn | None, market: MarketIn | None
+    scenario_set_id: str | None,
+    scenario_set: ScenarioSetIn | None,
+    market: MarketIn | None,
+    diffusion: Diffusion = Diffusion.EX_EVENT,
 ) -> tuple[CatalogEntry, ScenarioSet, MarketSnapshot]:
-    """(the built-in entry the request leans on, its scenario set, its market)."""
+    """(the built-in entry the request leans on, its scenario set, its market read with
+    ``diffusion``)."""
     if (scenario_set_id is None) == (scenario_set is None):
         raise DomainError.field(
             "scenario_set_id", "give exactly one of scenario_set_id or scenario_set"
         )
     entry = builtin_entry(scenario_set_id or BUILTIN_SET)
     resolved_set = scenario_set.to_domain() if scenario_set else entry.scenario_set
-    resolved_market = market.to_domain() if market else entry.market
+    resolved_market = (market.to_domain() if market else entry.market).with_diffusion(diffusion)
     under(
         "scenario_set",
         lambda: resolved_set.check_against(resolved_market.valuation_date, resolved_market.spot),

@@ -28,7 +28,7 @@ from scenarios.paths.simulation import (
 )
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import Choice, Date, Schema
-from service.schemas.context import resolve_context
+from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, INLINE_SET_AND_MARKET
 from service.settings import Settings
@@ -44,6 +44,7 @@ class PathsRequest(Schema):
     scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
     scenario_set: ScenarioSetIn | None = None
     market: MarketIn | None = None
+    diffusion: DiffusionField = DIFFUSION_FIELD
     horizon: Date | None = Field(default=None, description="Last date of the paths.")
     tenor: str | None = Field(default=None, examples=["3M"], description="Horizon as a tenor.")
     steps_per_year: int | None = Field(
@@ -196,7 +197,7 @@ def path_limits(settings: Settings) -> PathLimits:
 def to_path_job(request: PathsRequest, settings: Settings) -> PathJob:
     """Resolve the set (built-in or inline), the market and the path settings."""
     _, scenario_set, market = resolve_context(
-        request.scenario_set_id, request.scenario_set, request.market
+        request.scenario_set_id, request.scenario_set, request.market, request.diffusion
     )
     simulation = SimulationSettings(
         n_paths=request.n_paths,

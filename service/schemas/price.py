@@ -64,7 +64,7 @@ from service.schemas.common import (
     Tags,
     under,
 )
-from service.schemas.context import resolve_context
+from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.path_instruments import (
     BarrierOptionIn,
@@ -203,6 +203,7 @@ class PriceRequest(Schema):
     scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
     scenario_set: ScenarioSetIn | None = None
     market: MarketIn | None = None
+    diffusion: DiffusionField = DIFFUSION_FIELD
     measure: Choice[Measure] = Field(
         default=Measure.TILT,
         description="tilt: q ∝ p·J^λ with Σ q·J = 1 (default); scale: J ← J/Σ p·J; "
@@ -448,7 +449,7 @@ def to_job(
             f"got {len(request.instruments)}",
         )
     entry, scenario_set, market = resolve_context(
-        request.scenario_set_id, request.scenario_set, request.market
+        request.scenario_set_id, request.scenario_set, request.market, request.diffusion
     )
     today = market.valuation_date
     strike_specs: dict[int, tuple[str, ResolvedStrike]] = {}

@@ -24,7 +24,7 @@ from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.vol.surface_view import SmileView, SurfaceView
 from service.schemas.common import Choice, FiniteFloat, PositiveFloat, Schema
-from service.schemas.context import resolve_context
+from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 
@@ -80,6 +80,7 @@ class SetRequest(Schema):
     scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
     scenario_set: ScenarioSetIn | None = None
     market: MarketIn | None = None
+    diffusion: DiffusionField = DIFFUSION_FIELD
     measure: Choice[Measure] = Field(
         default=Measure.TILT,
         description="tilt: q ∝ p·J^λ with Σ q·J = 1 (default); scale: J ← J/Σ p·J; none: as given.",
@@ -87,7 +88,7 @@ class SetRequest(Schema):
 
     def resolve(self) -> tuple[ScenarioSet, MarketSnapshot]:
         _, scenario_set, market = resolve_context(
-            self.scenario_set_id, self.scenario_set, self.market
+            self.scenario_set_id, self.scenario_set, self.market, self.diffusion
         )
         return scenario_set, market
 

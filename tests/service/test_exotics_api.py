@@ -172,7 +172,8 @@ def _ql_double_binary(process, kind, low, high, american: bool) -> float:
 
 
 def test_before_the_event_the_new_kinds_are_quantlibs_closed_forms(client: TestClient) -> None:
-    rows = post(client, _dated(LINES, BEFORE))["results"]
+    # the quoted ATM curve as the diffusion, so that QuantLib's flat process reads it as is
+    rows = post(client, _dated(LINES, BEFORE), diffusion="quoted")["results"]
     methods = [r["method"] for r in rows]
     assert methods == ["closed_form"] * 8 + ["monte_carlo"]  # a KOKI is always simulated
     market = builtin_entry(SET_ID).market

@@ -276,7 +276,15 @@ def test_path_instruments_price_with_standard_errors_and_per_scenario_rows() -> 
         t = 18 / 365
         r_d = float(market.jpy_curve.zero_rates_at(np.array([t]))[0])
         r_f = float(market.usd_curve.zero_rates_at(np.array([t]))[0])
-        vol = math.sqrt(float(market.atm_vols.total_variance(np.array([t]))[0]) / t)
+        # the ex-event diffusion: the quoted ATM curve with the market's event variance v
+        # (MarketSnapshot.event_strip) out of the pillars after the event, linear in total
+        # variance between the 1W and 1M pillars
+        atm, t_event = market.atm_vols, 26 / 365  # 2025-06-13 → 2025-07-09
+        (t1, t2), (s1, s2) = atm.times[:2], atm.vols[:2]
+        v = float(market.event_strip((t_event,)).event_variances[0])
+        vol = math.sqrt(
+            (s1 * s1 * t1 + (t - t1) / (t2 - t1) * (s2 * s2 * t2 - v - s1 * s1 * t1)) / t
+        )
         day_count = ql.Actual365Fixed()
         process = ql.GarmanKohlagenProcess(
             ql.QuoteHandle(ql.SimpleQuote(market.spot)),

@@ -23,7 +23,7 @@ from pricing.paths.model import Sampling
 from pricing.quantlib_guard import quantlib_session, to_ql_date
 from scenarios.catalog import builtin_catalog
 from scenarios.errors import DomainError
-from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
+from scenarios.market import AtmVolCurve, Diffusion, DiscountCurve, MarketSnapshot
 from scenarios.paths.instruments import (
     BarrierType,
     Direction,
@@ -110,8 +110,16 @@ def _ql_curve(curve: DiscountCurve) -> ql.DiscountCurve:
     return ql.DiscountCurve(dates, dfs, ql.Actual365Fixed())
 
 
-def test_path_model_reads_forwards_discounting_and_pre_event_variance_from_the_market():
-    market, scenario_set = ENTRY.market, ENTRY.scenario_set
+@pytest.mark.parametrize("diffusion", list(Diffusion))
+def test_path_model_reads_forwards_discounting_and_pre_event_variance_from_the_market(
+    diffusion: Diffusion,
+):
+    """Under ``quoted`` the variance to the event is QuantLib's BlackVarianceCurve of the
+    quoted ATM vols; under ``ex_event`` the same curve with the market's event variance ``v``
+    (MarketSnapshot.event_strip, tested in tests/pricing/vol/test_event_strip.py) taken out of
+    the pillars after the event, interpolated linearly in total variance:
+    ``w(1W) + (T_e − T_1W)/(T_1M − T_1W)·(w(1M) − v − w(1W))``."""
+    market, scenario_set = ENTRY.market.with_diffusion(diffusion), ENTRY.scenario_set
     grid = path_grid(
         valuation_date=TODAY, horizon=D(2025, 9, 15), steps_per_year=None, required=(EVENT,)
     )
@@ -132,6 +140,12 @@ def test_path_model_reads_forwards_discounting_and_pre_event_variance_from_the_m
         dfs = [jpy.discount(d) for d in dates]
         t_event = (EVENT - TODAY).days / 365
         event_variance = variance.blackVariance(t_event, SPOT)
+        if diffusion is Diffusion.EX_EVENT:
+            w1, w2 = (variance.blackVariance(to_ql_date(d), SPOT) for d in atm.pillar_dates[:2])
+            d1, d2 = ((d - TODAY).days / 365 for d in atm.pillar_dates[:2])
+            v = float(market.event_strip((t_event,)).event_variances[0])
+            assert v > 0
+            event_variance = w1 + (t_event - d1) / (d2 - d1) * (w2 - v - w1)
     np.testing.assert_allclose(model.forwards, forwards, rtol=1e-13)
     np.testing.assert_allclose(built.discount_factors, dfs, rtol=1e-13)
     e = built.event_index
