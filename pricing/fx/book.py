@@ -2,16 +2,21 @@
 
 The same maths as the step-by-step assembly in :mod:`scenarios.fx.valuation` — zero rates off
 the curves (:mod:`pricing.curve`), the pre-event vol off the market's surface at each
-component's moneyness or off the ATM curve (:mod:`pricing.vol.surface`), the mixture kernel
-(:func:`pricing.mixture.european.option_mixture`), ``∂price/∂L`` through the measure and the Black
-implied vol (:mod:`pricing.fx.implied_vol`) — fused into one loop over options, so a small book
-pays one call instead of ~150 numpy calls on one-element arrays (~0.3 ms for one option, where
-the arithmetic itself takes ~10 µs). Books of ``PARALLEL_THRESHOLD`` options or more run the
-threaded build.
+component's moneyness or off the ATM curve (:mod:`pricing.vol.surface`), each scenario's
+post-event vol off its own surface or flat, the mixture kernel
+(:func:`pricing.mixture.european.option_mixture`), the digitals' smile-slope term
+(:func:`pricing.mixture.digital_slope.option_slope_term`), ``∂price/∂L`` through the measure and
+the Black implied vol (:mod:`pricing.fx.implied_vol`) — fused into one loop over options, so a
+small book pays one call instead of ~150 numpy calls on one-element arrays (~0.3 ms for one
+option, where the arithmetic itself takes ~10 µs). Books of ``PARALLEL_THRESHOLD`` options or
+more run the threaded build.
 
-Scope: post-event vols flat per scenario (no scenario smiles) and no digital under a market
-surface (those need the smile-slope term of :mod:`pricing.mixture.digital_slope`); the caller keeps
-the step-by-step path for them.
+Vol reads (as :meth:`scenarios.vol.model.VolModel.inputs`): option ``i`` expiring at ``T``
+after the event ``T_e`` reads scenario ``j``'s post-event surface at ``τ = T − T_e``, strike
+``K`` and forward ``F(T)·J_j`` (``J_j`` the measure's effective jump), and multiplies the vol
+and its slope ``dσ/dK`` by the scenario's scale; a scenario without a surface keeps its flat
+vol. A read with no positive variance refuses the book (:attr:`Problem.NO_VARIANCE`). Greeks
+hold every vol and slope at the strike fixed (sticky strike).
 
 Conventions: spot, strikes and forwards JPY per USD; times in years ACT/365F from the
 valuation date; zero rates continuously compounded; vols annualised decimals; premiums JPY
@@ -21,6 +26,7 @@ per unit of notional.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -31,8 +37,9 @@ from pricing.curve import atm_variance_serial, zero_rates_serial
 from pricing.fx.black import PAYOFF_TABLE, Payoff
 from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_one
 from pricing.fx.normalised_black import PARALLEL_THRESHOLD, compiled_pair
+from pricing.mixture.digital_slope import option_slope_term
 from pricing.mixture.european import option_mixture
-from pricing.vol.surface import vol_point
+from pricing.vol.surface import VolSurface, vol_point
 
 
 class Column(IntEnum):
@@ -60,7 +67,7 @@ class Problem(IntEnum):
 
     NONE = 0
     FAR_STRIKE = 1  # a strike beyond [spot / factor, spot · factor]
-    NO_VARIANCE = 2  # the market's surface gives no positive variance there
+    NO_VARIANCE = 2  # the market's or a scenario's surface gives no positive variance there
     NOT_FINITE = 3  # a result is not finite in double precision
 
 
@@ -81,8 +88,18 @@ class BookTables:
             surface.
         weights, jumps, log_jumps: pricing weights q, effective jump ratios and their logs
             ``[m]``.
-        post_vols: post-event vols ``[1, m]``.
+        post_vols: post-event vols ``[1, m]``, flat (each scenario's vol times its scale).
         d_weights, d_jumps: ``∂q_j/∂J_k`` and ``∂J_eff,j/∂J_k`` ``[m, m]`` of the measure.
+        post_surfaces, post_events: each scenario's post-event surface tables
+            (:attr:`pricing.vol.surface.VolSurface.tables`, times ``τ`` from the event)
+            stacked ``[m, p_max, 7]`` and ``[m, e_max, 2]``, scenario ``j``'s in its first
+            ``post_pillars[j]`` and ``post_event_counts[j]`` rows (:func:`post_event_tables`);
+            ``[0, 0, 7]`` and ``[0, 0, 2]`` when every scenario is flat.
+        post_pillars, post_event_counts: ``[m]`` rows used per scenario (0 pillars: flat).
+        post_scales: ``[m]`` factors on each surface's vols and slopes.
+        post_fallback_vols: ``[m]`` placeholder vols where a surface read is not valid (each
+            scenario's own flat vol, as the step-by-step path; never priced with, since such a
+            read after the event refuses the book).
     """
 
     spot: float
@@ -104,6 +121,12 @@ class BookTables:
     post_vols: np.ndarray
     d_weights: np.ndarray
     d_jumps: np.ndarray
+    post_surfaces: np.ndarray = field(default_factory=lambda: np.empty((0, 0, 7)))
+    post_events: np.ndarray = field(default_factory=lambda: np.empty((0, 0, 2)))
+    post_pillars: np.ndarray = field(default_factory=lambda: np.empty(0))
+    post_event_counts: np.ndarray = field(default_factory=lambda: np.empty(0))
+    post_scales: np.ndarray = field(default_factory=lambda: np.empty(0))
+    post_fallback_vols: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def __post_init__(self) -> None:
         """Pack the tables as the kernel takes them: one argument each (numba spends
@@ -117,6 +140,18 @@ class BookTables:
             "atm": np.array([self.atm_times, self.atm_vols], dtype=float),
             "scenarios": np.array([self.weights, self.jumps, self.log_jumps], dtype=float),
             "measure_derivatives": np.array([self.d_weights, self.d_jumps], dtype=float),
+            # [4, m]: pillar and event row counts, scale, fallback vol ([4, 0]: all flat)
+            "post_smiles": np.array(
+                [
+                    self.post_pillars,
+                    self.post_event_counts,
+                    self.post_scales,
+                    self.post_fallback_vols,
+                ],
+                dtype=float,
+            ).reshape(4, -1),
+            "post_surface_tables": np.ascontiguousarray(self.post_surfaces, dtype=float),
+            "post_event_tables": np.ascontiguousarray(self.post_events, dtype=float),
         }
         for name, value in packed.items():
             object.__setattr__(self, name, value)
@@ -127,6 +162,29 @@ class BookTables:
     atm: np.ndarray = field(init=False, repr=False, compare=False)
     scenarios: np.ndarray = field(init=False, repr=False, compare=False)
     measure_derivatives: np.ndarray = field(init=False, repr=False, compare=False)
+    post_smiles: np.ndarray = field(init=False, repr=False, compare=False)
+    post_surface_tables: np.ndarray = field(init=False, repr=False, compare=False)
+    post_event_tables: np.ndarray = field(init=False, repr=False, compare=False)
+
+
+def post_event_tables(
+    surfaces: Sequence[VolSurface | None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``m`` scenarios' post-event surfaces (None: flat) stacked for :class:`BookTables`:
+    ``(pillars [m, p_max, 7], events [m, e_max, 2], pillar counts [m], event counts [m])``,
+    scenario ``j``'s tables in its first rows, zeros after; ``[0, 0, 7]``, ``[0, 0, 2]`` and
+    empty counts when every surface is None."""
+    if all(s is None for s in surfaces):
+        return np.empty((0, 0, 7)), np.empty((0, 0, 2)), np.empty(0), np.empty(0)
+    tables = [s.tables if s is not None else (np.empty((0, 7)), np.empty((0, 2))) for s in surfaces]
+    pillars = np.array([t[0].shape[0] for t in tables], dtype=float)
+    counts = np.array([t[1].shape[0] for t in tables], dtype=float)
+    stacked = np.zeros((len(tables), int(pillars.max()), 7))
+    events = np.zeros((len(tables), int(counts.max()), 2))
+    for j, (table, dated) in enumerate(tables):
+        stacked[j, : table.shape[0]] = table
+        events[j, : dated.shape[0]] = dated
+    return stacked, events, pillars, counts
 
 
 @dataclass(slots=True)  # a fresh result (see pricing.mixture.european.MixtureResult)
@@ -166,12 +224,14 @@ _COLUMNS = len(Column)
 
 def _book_body(
     payoffs, options, scalars, jpy, usd, atm, surface, events, scen, measure_d, post_vols,
-    payoff_table, out, per_scenario, status, flags,
+    post_smiles, post_surfaces, post_events, payoff_table, out, per_scenario, status, flags,
 ):  # fmt: skip
     # options [3, n]: expiries, deliveries, strikes; scalars: spot, event time, strike bounds,
     # log-linear flags (JPY, USD); jpy/usd/atm [2, p]: pillar times, values; scen [3, m]:
-    # weights, jumps, log jumps; measure_d [2, m, m]: ∂q/∂J, ∂J_eff/∂J; per_scenario [3, n, m]:
-    # scenario values, ∂/∂J, ∂/∂L; flags [2, n]: after the event, implied vol converged
+    # weights, jumps, log jumps; measure_d [2, m, m]: ∂q/∂J, ∂J_eff/∂J; post_smiles [4, m]
+    # (or [4, 0]: all flat): pillar and event counts, scale, fallback vol of each scenario's
+    # post_surfaces [m, p, 7] / post_events [m, e, 2]; per_scenario [3, n, m]: scenario
+    # values, ∂/∂J, ∂/∂L; flags [2, n]: after the event, implied vol converged
     expiries = options[0]
     deliveries = options[1]
     strikes = options[2]
@@ -217,11 +277,17 @@ def _book_body(
         pre_t[i] = min(expiries[i], event_time)
         post_t[i] = max(expiries[i] - event_time, 0.0)
     use_surface = surface.shape[0] > 0
+    smiles = post_smiles.shape[1] > 0  # some scenario has a post-event surface
     atm_variance = np.empty(0 if use_surface else n)
     if not use_surface:
         atm_variance_serial(atm[0], atm[1], pre_t, atm_variance)
     valid = np.ones(n, dtype=np.bool_)
-    pre_vols = np.empty((n, m if use_surface else 1))
+    pre_width = m if use_surface else 1
+    pre_vols = np.empty((n, pre_width))
+    pre_slopes = np.zeros((n, pre_width))
+    # post-event vols and slopes at each strike [n, m] with smiles, else the flat row [1, m]
+    vols = np.empty((n, m)) if smiles else post_vols
+    vol_slopes = np.zeros((n, m) if smiles else (1, m))
     for i in nb.prange(n):
         forwards[i] = spot * math.exp((r_d[i] - r_f[i]) * deliveries[i])
         dfs[i] = math.exp(-r_d[i] * deliveries[i])
@@ -230,24 +296,50 @@ def _book_body(
         if use_surface:  # the pre-event smile at K/J_j after the event, at K before it
             for j in range(m if after else 1):  # before the event only column 0 is read
                 shifted = forwards[i] * jumps[j] if after else forwards[i]
-                vol, _, good = vol_point(pre_t[i], strikes[i], shifted, surface, events)
+                vol, slope, good = vol_point(pre_t[i], strikes[i], shifted, surface, events)
                 pre_vols[i, j] = vol if good else 1.0
+                pre_slopes[i, j] = slope if good else 0.0
                 valid[i] = valid[i] and good
         else:
             pre_vols[i, 0] = math.sqrt(atm_variance[i] / pre_t[i])
+        if smiles and after:  # scenario j's surface at τ = T − T_e, forward F(T)·J_j
+            for j in range(m):
+                pillars = int(post_smiles[0, j])
+                if pillars == 0:
+                    vols[i, j] = post_vols[0, j]
+                    continue
+                vol, slope, good = vol_point(
+                    post_t[i],
+                    strikes[i],
+                    forwards[i] * jumps[j],
+                    post_surfaces[j, :pillars],
+                    post_events[j, : int(post_smiles[1, j])],
+                )
+                scale = post_smiles[2, j]
+                vols[i, j] = vol * scale if good else post_smiles[3, j]
+                vol_slopes[i, j] = slope * scale if good else 0.0
+                valid[i] = valid[i] and good
         option_mixture(
             i, payoffs, payoff_table, forwards, strikes, dfs, deliveries, r_d, r_f, pre_vols,
-            pre_t, post_t, weights, jumps, log_jumps, post_vols, price, delta, gamma, vega,
+            pre_t, post_t, weights, jumps, log_jumps, vols, price, delta, gamma, vega,
             theta, rho_d, rho_f, scen_values, d_jumps, spot,
         )  # fmt: skip
         delta_pa[i] = delta[i] - price[i] / spot
+        code = payoffs[i]
+        digital = payoff_table[code, 1] != 0.0 or payoff_table[code, 2] != 0.0
+        if digital and (use_surface or smiles):  # −ω·s·∂C/∂v·dv/dK: the smile's slope
+            option_slope_term(
+                i, payoffs, payoff_table, forwards, strikes, dfs, deliveries, r_d, r_f,
+                pre_vols, pre_slopes, pre_t, post_t, weights, jumps, log_jumps, vols,
+                vol_slopes, price, delta, delta_pa, gamma, vega, theta, rho_d, rho_f,
+                scen_values, d_jumps, spot,
+            )  # fmt: skip
         for k in range(m):  # ∂price/∂L_k = Σ_j (C_j·∂q_j/∂J_k + ∂C/∂J_j·∂J_j/∂J_k) / S0
             total = 0.0
             if after:
                 for j in range(m):
                     total += scen_values[i, j] * d_weights[j, k] + d_jumps[i, j] * d_jump_fit[j, k]
             d_levels[i, k] = total / spot
-        code = payoffs[i]
         if code <= _PUT:  # CALL 0, PUT 1: the vanillas
             # the mixture price is a Black difference: its deep-ITM noise is no time value
             vol, flag = implied_one(price[i], forwards[i], strikes[i], expiries[i], dfs[i],
@@ -308,7 +400,8 @@ def value_fx_options(
     t = tables
     problem, index = kernel(
         payoffs, options, t.scalars, t.jpy, t.usd, t.atm, t.surface, t.events, t.scenarios,
-        t.measure_derivatives, t.post_vols, PAYOFF_TABLE, columns, per_scenario, status, flags,
+        t.measure_derivatives, t.post_vols, t.post_smiles, t.post_surface_tables,
+        t.post_event_tables, PAYOFF_TABLE, columns, per_scenario, status, flags,
     )  # fmt: skip
     found = Problem(problem) if problem else Problem.NONE
     scenario_values, d_jumps, d_levels = per_scenario

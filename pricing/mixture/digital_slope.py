@@ -29,14 +29,21 @@ terms of ``A = c·n(d2)/√v`` with ``d2 = ln(f/K)/√v − √v/2``, ``f = F·J
 
     f·∂A/∂f = −A·d2/√v,   f²·∂²A/∂f² = A·((d2² − 1)/v + d2/√v),   ∂A/∂v = A·(d1·d2 − 1)/(2v).
 
+:func:`digital_slope_terms` is the term in numpy over a book; :func:`option_slope_term` the
+same arithmetic for one option, compiled into the book valuation of :mod:`pricing.fx.book`
+(numba keys that kernel's disk cache on the contents of ``book.py`` alone: after editing this
+function, delete ``pricing/fx/__pycache__/book._fx_book_*`` or the old build is loaded).
+
 References: Breeden & Litzenberger (1978); Clark, *Foreign Exchange Option Pricing* (2011),
 §3.9 (digitals off a smile); Wystup, *FX Options and Structured Products* (2006), §1.5.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 
+import numba as nb
 import numpy as np
 
 from pricing.fx.black import payoff_coefficients
@@ -134,3 +141,113 @@ def add_results(first: MixtureResult, second: MixtureResult) -> MixtureResult:
     return MixtureResult(
         **{f.name: getattr(first, f.name) + getattr(second, f.name) for f in fields(first)}
     )
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def option_slope_term(
+    i,
+    payoffs,
+    table,
+    forwards,
+    strikes,
+    dfs,
+    t_del,
+    r_d,
+    r_f,
+    pre_vols,
+    pre_slopes,
+    pre_times,
+    post_times,
+    weights,
+    jumps,
+    log_jumps,
+    vols,
+    vol_slopes,
+    price,
+    delta,
+    delta_pa,
+    gamma,
+    vega,
+    theta,
+    rho_d,
+    rho_f,
+    scen_values,
+    d_jumps,
+    spot,
+):
+    """Option ``i``'s slope term added to the outputs :func:`pricing.mixture.european.
+    option_mixture` wrote (its ``delta_pa`` too), in the order of :func:`digital_slope_terms`.
+
+    ``table`` is :data:`pricing.fx.black.PAYOFF_TABLE`; ``pre_vols``/``pre_slopes`` ``[n, 1]``
+    or per component ``[n, m]``; ``vols``/``vol_slopes`` ``[1, m]`` or ``[n, m]`` (slopes per
+    JPY of strike, zeros for flat smiles); ``log_jumps`` the logs of ``jumps``. Before the
+    event (``post_times[i] == 0``) one component: no jump, weight 1, column 0 of the pre-event
+    arrays. A vanilla or forward adds exactly 0 (the caller may skip it).
+    """
+    m = weights.shape[0]
+    row_stride = 1 if vols.shape[0] > 1 else 0  # [1, m]: one row for every option
+    slope_row_stride = 1 if vol_slopes.shape[0] > 1 else 0
+    pre_stride = 1 if pre_vols.shape[1] > 1 else 0
+    slope_stride = 1 if pre_slopes.shape[1] > 1 else 0
+    k = strikes[i]
+    code = payoffs[i]
+    scale = -table[code, 4] * (table[code, 2] + table[code, 1] * k) * k / 2.0  # −ω·s·K/2
+    t_pre = pre_times[i]
+    t_post = post_times[i]
+    after = t_post > 0.0
+    log_fk = math.log(forwards[i] / k)
+    df = dfs[i]
+    acc_a = 0.0
+    acc_faf = 0.0
+    acc_ffaff = 0.0
+    acc_vega = 0.0
+    acc_run_off = 0.0
+    for j in range(m if after else 1):
+        pre_vol = pre_vols[i, j * pre_stride]
+        pre_slope = pre_slopes[i, j * slope_stride]
+        if after:
+            weight = weights[j]
+            jump = jumps[j]
+            log_jump = log_jumps[j]
+            vol = vols[i * row_stride, j]
+            slope = vol_slopes[i * slope_row_stride, j]
+        else:
+            weight = 1.0
+            jump = 1.0
+            log_jump = 0.0
+            vol = 0.0
+            slope = 0.0
+        v = pre_vol * pre_vol * t_pre + vol * vol * t_post
+        u = 2.0 * (pre_vol * pre_slope * t_pre + vol * slope * t_post)
+        root_v = math.sqrt(v)
+        d1 = (log_fk + log_jump) / root_v + 0.5 * root_v
+        d2 = d1 - root_v
+        a_u = scale * _INV_SQRT_2PI * math.exp(-0.5 * d2 * d2) / root_v  # ∂A/∂u
+        a = a_u * u
+        f_a_f = -a * d2 / root_v
+        ff_a_ff = a * ((d2 * d2 - 1.0) / v + d2 / root_v)
+        a_v = a * (d1 * d2 - 1.0) / (2.0 * v)
+        dv_dsigma = 2.0 * (pre_vol * t_pre + vol * t_post)
+        du_dsigma = 2.0 * (pre_slope * t_pre + slope * t_post)
+        acc_a += weight * a
+        acc_faf += weight * f_a_f
+        acc_ffaff += weight * ff_a_ff
+        acc_vega += weight * (a_v * dv_dsigma + a_u * du_dsigma)
+        acc_run_off += weight * (pre_vol * pre_vol * a_v + 2.0 * pre_vol * pre_slope * a_u)
+        if after:
+            scen_values[i, j] += df * a
+            d_jumps[i, j] += df * weight * f_a_f / jump
+    value = df * acc_a
+    fc_f = df * acc_faf
+    if not after:
+        for j in range(m):
+            scen_values[i, j] += value
+    slope_delta = fc_f / spot
+    price[i] += value
+    delta[i] += slope_delta
+    delta_pa[i] += slope_delta - value / spot
+    gamma[i] += df * acc_ffaff / (spot * spot)
+    vega[i] += df * acc_vega
+    theta[i] += r_d[i] * value - (r_d[i] - r_f[i]) * fc_f - df * acc_run_off
+    rho_d[i] += t_del[i] * (fc_f - value)
+    rho_f[i] += -t_del[i] * fc_f

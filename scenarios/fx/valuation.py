@@ -20,7 +20,13 @@ import numpy as np
 
 from pricing.curve import CurveInterpolation
 from pricing.fx.black import Payoff
-from pricing.fx.book import BookTables, FxBookResult, Problem, value_fx_options
+from pricing.fx.book import (
+    BookTables,
+    FxBookResult,
+    Problem,
+    post_event_tables,
+    value_fx_options,
+)
 from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_vol
 from pricing.mixture.digital_slope import add_results, digital_slope_terms
 from pricing.mixture.european import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
@@ -180,14 +186,11 @@ def value_book(
 ) -> BookValuation:
     """Price every option of ``options`` under the mixture of ``scenario_set`` on ``market``.
 
-    One compiled call (:mod:`pricing.fx.book`) where it applies — post-event vols flat, no
-    digital read off a market smile — and :func:`value_book_stepwise` otherwise.
+    One compiled call (:mod:`pricing.fx.book`): flat or smiled post-event vols, digitals with
+    the smile's slope; :func:`value_book_stepwise` is the same valuation step by step.
     """
     book = _book_arrays(market, options)
-    model = build_vol_model(market, scenario_set)
-    if model.has_scenario_smiles or (model.market_surface is not None and book.has_digital):
-        return value_book_stepwise(market=market, scenario_set=scenario_set, options=options,
-                                   measure=measure, arrays=book)  # fmt: skip
+    build_vol_model(market, scenario_set)  # a scenario smile's error first, as before the fit
     fit = fit_measure(market, scenario_set, measure)
     tables = book_tables(market, scenario_set, measure)
     result = value_fx_options(tables, payoffs=book.payoffs, options=book.packed)
@@ -198,7 +201,6 @@ def value_book(
 class _BookArrays:
     packed: np.ndarray  # [3, n]: expiry times, delivery times, strikes
     payoffs: np.ndarray
-    has_digital: bool
 
     @property
     def expiries(self) -> np.ndarray:
@@ -213,13 +215,9 @@ class _BookArrays:
         return self.packed[2]
 
 
-_DIGITAL_CODES = frozenset(int(p) for p in Payoff if _IS_DIGITAL[p])
-
-
 def _book_arrays(market: MarketSnapshot, options: tuple[FxOption, ...]) -> _BookArrays:
     """Expiry and delivery times (years ACT/365F), strikes and payoff codes ``[n]``."""
     today = market.valuation_date
-    codes = [int(o.payoff) for o in options]
     packed = np.array(
         [
             [year_fraction(today, o.expiry) for o in options],
@@ -230,8 +228,7 @@ def _book_arrays(market: MarketSnapshot, options: tuple[FxOption, ...]) -> _Book
     ).reshape(3, len(options))
     return _BookArrays(
         packed=packed,
-        payoffs=np.array(codes, dtype=np.int64),
-        has_digital=not _DIGITAL_CODES.isdisjoint(codes),
+        payoffs=np.array([int(o.payoff) for o in options], dtype=np.int64),
     )
 
 
@@ -243,9 +240,8 @@ def value_book_stepwise(
     measure: Measure = Measure.TILT,
     arrays: _BookArrays | None = None,
 ) -> BookValuation:
-    """:func:`value_book` step by step in numpy around the compiled kernels: the path for
-    scenario smiles and digitals off a market smile, and the reference the compiled book
-    valuation is tested against."""
+    """:func:`value_book` step by step in numpy around the compiled kernels: the reference
+    the compiled book valuation (:mod:`pricing.fx.book`) is tested against."""
     fit = fit_measure(market, scenario_set, measure)
     model = build_vol_model(market, scenario_set)
     book = arrays or _book_arrays(market, options)
@@ -305,12 +301,16 @@ def value_book_stepwise(
 
 @lru_cache(maxsize=128)
 def book_tables(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Measure) -> BookTables:
-    """``market``, the measure and the flat post-event vols packed for
+    """``market``, the measure and the post-event vols (flat, or each scenario's surface
+    stacked by :func:`pricing.fx.book.post_event_tables`) packed for
     :func:`pricing.fx.book.value_fx_book`, once per (market, set, measure)."""
     fit = fit_measure(market, scenario_set, measure)
     model = build_vol_model(market, scenario_set)
     surface = model.market_surface
     table, events = surface.tables if surface is not None else (np.empty((0, 7)), np.empty((0, 2)))
+    post_surfaces, post_events, post_pillars, post_event_counts = post_event_tables(
+        [s.surface for s in model.smiles]
+    )
     linear = CurveInterpolation.LINEAR_ZERO
     return BookTables(
         spot=market.spot,
@@ -332,6 +332,12 @@ def book_tables(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Meas
         post_vols=np.array([[s.vol * s.scale for s in model.smiles]]),
         d_weights=np.ascontiguousarray(fit.d_weights, dtype=float),
         d_jumps=np.ascontiguousarray(fit.d_jumps, dtype=float),
+        post_surfaces=post_surfaces,
+        post_events=post_events,
+        post_pillars=post_pillars,
+        post_event_counts=post_event_counts,
+        post_scales=np.array([s.scale for s in model.smiles] if post_pillars.size else []),
+        post_fallback_vols=np.array([s.vol for s in model.smiles] if post_pillars.size else []),
     )
 
 
