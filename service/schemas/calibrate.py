@@ -23,6 +23,11 @@ from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.vol.smiles import SmileQuote
 from service.schemas.common import Date, PositiveFloat, Schema, under
+from service.schemas.consistency import (
+    CONSISTENCY_DESCRIPTION,
+    ConsistencyRead,
+    consistency_block,
+)
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 from service.schemas.smiles import SmileQuoteIn, quotes_to_domain
 from service.schemas.vol_surface import SetRequest
@@ -204,6 +209,10 @@ class CalibrateResponse(Schema):
     forward_mismatch: float = Field(description="Σ q·J − 1 of the implied weights.")
     fit: FitRead
     identification: IdentificationRead
+    consistency: ConsistencyRead = Field(
+        description=CONSISTENCY_DESCRIPTION + " The set as given, before calibration, under "
+        "the prior measure."
+    )
 
 
 def _summary(names: tuple[str, ...], calibration: Calibration) -> str:
@@ -288,4 +297,5 @@ def calibrate_response(
             ],
             "summary": _summary(names, calibration),
         },
+        "consistency": consistency_block(market, scenario_set, calibration.prior.measure),
     }

@@ -31,6 +31,11 @@ from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import Choice, Date, FiniteFloat, PositiveFloat, Schema, under
+from service.schemas.consistency import (
+    CONSISTENCY_DESCRIPTION,
+    ConsistencyRead,
+    consistency_block,
+)
 from service.schemas.context import resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, MeasureRead, ScenarioPnl, scenario_pnl
@@ -274,6 +279,10 @@ class CdsResponse(Schema):
     curves: dict[str, dict[str, CurveRead]] = Field(description="scenario → entity → curve.")
     results: list[CdsResult]
     scenario_pnl: ScenarioPnl
+    consistency: ConsistencyRead = Field(
+        description=CONSISTENCY_DESCRIPTION + " The FX market read with diffusion ex_event "
+        "(a CDS request takes no diffusion)."
+    )
 
 
 @dataclass(frozen=True)
@@ -401,4 +410,5 @@ def cds_response(job: CdsJob, v: CdsBookValuation) -> dict[str, Any]:
             v.scenario_values,
             v.mixture_values,
         ),
+        "consistency": consistency_block(job.market, job.scenario_set, job.measure),
     }

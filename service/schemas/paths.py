@@ -28,6 +28,11 @@ from scenarios.paths.simulation import (
 )
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import Choice, Date, Schema
+from service.schemas.consistency import (
+    PATHS_CONSISTENCY_DESCRIPTION,
+    ConsistencyRead,
+    consistency_block,
+)
 from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, INLINE_SET_AND_MARKET
@@ -174,6 +179,7 @@ class PathsResponse(Schema):
     scenarios: list[ScenarioPaths]
     levels: list[LevelProbability]
     sample_paths: list[SamplePath]
+    consistency: ConsistencyRead = Field(description=PATHS_CONSISTENCY_DESCRIPTION)
 
 
 @dataclass(frozen=True)
@@ -323,4 +329,6 @@ def paths_response(job: PathJob, simulation: PathSimulation) -> dict[str, Any]:
             {"scenario": names[int(s)], "spots": _finite(path)}
             for path, s in zip(chart.sample_paths, chart.sample_scenarios, strict=True)
         ],
+        # under the adjustment's q even for real_world paths (the field's description)
+        "consistency": consistency_block(job.market, job.scenario_set, request.adjustment),
     }

@@ -64,6 +64,11 @@ from service.schemas.common import (
     Tags,
     under,
 )
+from service.schemas.consistency import (
+    CONSISTENCY_DESCRIPTION,
+    ConsistencyRead,
+    consistency_block,
+)
 from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.path_instruments import (
@@ -399,6 +404,7 @@ class PriceResponse(Schema):
     groups: list[GroupTotalsRead] = Field(
         description="Sub-totals per value of each `group_by` tag key, in that order."
     )
+    consistency: ConsistencyRead = Field(description=CONSISTENCY_DESCRIPTION)
 
 
 _IV_STATUS = {
@@ -789,4 +795,5 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
         "scenario_pnl": matrix,
         "totals": totals,
         "groups": groups,
+        "consistency": consistency_block(job.market, job.scenario_set, job.measure),
     }

@@ -24,6 +24,11 @@ from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.vol.surface_view import SmileView, SurfaceView
 from service.schemas.common import Choice, FiniteFloat, PositiveFloat, Schema
+from service.schemas.consistency import (
+    CONSISTENCY_DESCRIPTION,
+    ConsistencyRead,
+    consistency_block,
+)
 from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
@@ -218,6 +223,7 @@ class VolSurfaceResponse(Schema):
     scenarios: list[ScenarioSmileRead]
     mixture: SmileRead
     arbitrage: ArbitrageReads
+    consistency: ConsistencyRead = Field(description=CONSISTENCY_DESCRIPTION)
 
 
 def _num(value: float) -> float | None:
@@ -352,4 +358,5 @@ def vol_surface_response(
                 ],
             },
         },
+        "consistency": consistency_block(market, scenario_set, view.fit.measure),
     }
