@@ -1,7 +1,9 @@
 """The built-in markets and scenario sets, loaded from ``scenarios/data/*.toml`` at start-up.
 
-Each data file holds one market and one scenario set with every figure traced to
-MARKET_FACTS.md or marked as an assumption in a comment beside it. A scenario set may name a
+Each data file holds one scenario set — flat (``[[scenario_set.scenarios]]``) or a tree of
+dated decisions (``[scenario_set.tree]``) — and its market, or names the file whose market it
+is priced on (``market_file``), with every figure traced to MARKET_FACTS.md or marked as an
+assumption in a comment beside it. A scenario set may name a
 credit market (``credit = "<id>"``), loaded from the credit files: its base CDS curves and the
 sensitivities that map the scenarios' drivers to spreads.
 """
@@ -22,9 +24,11 @@ from scenarios.dates import pillar_date, tenor_dates
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
-from scenarios.vol.smiles import MarketSurface, SmileQuote
+from scenarios.tree import DecisionTree, tree_scenario_set
+from scenarios.vol.smiles import MarketSurface, ScenarioSmile, SmileQuote
 
-DATA_FILES = ("tariff_2025.toml",)
+DATA_FILES = ("tariff_2025.toml", "tariff_2025_consistent.toml", "tariff_2025_tree.toml")
+ANALYST_SET = "us-japan-tariff-2025-07-09"  # the analyst's view, as published
 CREDIT_FILES = ("credit_2025.toml",)
 # credit-file keys of the drivers the sensitivities and reference levels are given for
 _CREDIT_DRIVERS = ("auto_tariff", "reciprocal_tariff")
@@ -132,9 +136,47 @@ def builtin_credit_markets() -> dict[str, CreditMarket]:
 
 def _load(name: str) -> CatalogEntry:
     raw = _read(name)
-    market = _market(raw["market"])
     s = raw["scenario_set"]
-    scenario_set = ScenarioSet(
+    market_raw = _read(s["market_file"])["market"] if "market_file" in s else raw["market"]
+    market = _market(market_raw)
+    if "tree" in s:
+        tree = DecisionTree.build(root=s["tree"]["root"], nodes=s["tree"]["nodes"])
+        scenario_set = tree_scenario_set(
+            id=s["id"],
+            name=s["name"],
+            tree=tree,
+            spot=market.spot,
+            description=s.get("description", ""),
+        )
+    else:
+        scenario_set = _flat_set(s)
+    scenario_set.check_against(market.valuation_date, market.spot)
+    credit = builtin_credit_markets()[s["credit"]] if "credit" in s else None
+    if credit is not None and credit.valuation_date != market.valuation_date:
+        raise ValueError(f"{name}: credit {credit.id} is not dated {market.valuation_date}")
+    return CatalogEntry(scenario_set, market_raw["id"], market, credit)
+
+
+def analyst_entry() -> CatalogEntry:
+    """The analyst's built-in set on its market, loaded from its own file alone (the
+    consistent set is derived from it: scenarios.calibration.consistent_set)."""
+    return _load(DATA_FILES[0])
+
+
+def _smile(rows: list[dict[str, Any]] | None) -> ScenarioSmile | None:
+    """``[[scenario_set.scenarios.smile]]`` rows: dated post-event quotes."""
+    if not rows:
+        return None
+    return ScenarioSmile(
+        quotes=tuple(
+            SmileQuote(r["expiry"], r["delivery"], atm=r["atm"], rr25=r["rr25"], bf25=r["bf25"])
+            for r in rows
+        )
+    )
+
+
+def _flat_set(s: dict[str, Any]) -> ScenarioSet:
+    return ScenarioSet(
         id=s["id"],
         name=s["name"],
         event_date=s["event_date"],
@@ -147,15 +189,11 @@ def _load(name: str) -> CatalogEntry:
                 vol=r["vol"],
                 description=r.get("description", ""),
                 drivers=r.get("drivers", {}),
+                smile=_smile(r.get("smile")),
             )
             for r in s["scenarios"]
         ),
     )
-    scenario_set.check_against(market.valuation_date, market.spot)
-    credit = builtin_credit_markets()[s["credit"]] if "credit" in s else None
-    if credit is not None and credit.valuation_date != market.valuation_date:
-        raise ValueError(f"{name}: credit {credit.id} is not dated {market.valuation_date}")
-    return CatalogEntry(scenario_set, raw["market"]["id"], market, credit)
 
 
 @lru_cache(maxsize=1)

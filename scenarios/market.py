@@ -237,17 +237,23 @@ class MarketSnapshot:
         strips[event_times] = strip
         return strip
 
-    def vol_surface(self, event_time: float | None = None) -> VolSurface | None:
-        """The quoted surface, read as diffusion plus the event's variance on its date
-        (:meth:`event_strip`); None without a surface."""
+    def vol_surface(
+        self, event_times: float | tuple[float, ...] | None = None
+    ) -> VolSurface | None:
+        """The quoted surface, read as diffusion plus each event's variance on its date
+        (:meth:`event_strip`; ``event_times`` years ACT/365F, one or several, sorted); None
+        without a surface."""
         smiles = self.smiles
         if smiles is None or self.surface is None:
             return None
+        times = () if event_times is None else event_times
+        times = (times,) if isinstance(times, float | int) else tuple(times)
         events = []
-        if event_time is not None:
-            variance = float(self.event_strip((event_time,)).event_variances[0])
-            if variance > 0.0 or self.surface.event_extra_days > 0:  # as before: an event
-                events.append(EventVariance(time=event_time, variance=variance))
+        if times:
+            variances = self.event_strip(tuple(float(t) for t in times)).event_variances
+            for time, variance in zip(times, variances, strict=True):
+                if variance > 0.0 or self.surface.event_extra_days > 0:  # as before: an event
+                    events.append(EventVariance(time=float(time), variance=float(variance)))
         return build_surface(smiles=smiles, events=events)
 
     def diffusion_atm(self, event_times: tuple[float, ...]) -> AtmVolCurve:

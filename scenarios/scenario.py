@@ -18,10 +18,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from scenarios import checks
 from scenarios.errors import DomainError, FieldError
 from scenarios.vol.smiles import ScenarioSmile
+
+if TYPE_CHECKING:
+    from scenarios.tree import DecisionTree
 
 PROBABILITY_TOLERANCE = 1e-9
 MAX_SCENARIOS = 64
@@ -66,13 +70,22 @@ def _drivers(drivers: Mapping[str, float]) -> Mapping[str, float]:
 
 @dataclass(frozen=True)
 class ScenarioSet:
-    """Scenarios around one decision on ``event_date``; probabilities sum to 1."""
+    """Scenarios around one decision on ``event_date``; probabilities sum to 1.
+
+    A set may be a tree of dated decisions (:mod:`scenarios.tree`): ``tree`` then holds the
+    decisions, ``event_date`` is the first decision's date and ``scenarios`` are the tree's
+    leaves, built by :func:`scenarios.tree.tree_scenario_set` for the spot ``tree_spot``
+    (a leaf's level is ``S0·Π J`` along its path, so it depends on the spot the branches'
+    levels are read against). A flat set is a one-node tree (``tree`` None).
+    """
 
     id: str
     name: str
     event_date: dt.date
     scenarios: tuple[Scenario, ...]
     description: str = ""
+    tree: DecisionTree | None = None
+    tree_spot: float | None = None
 
     def __post_init__(self) -> None:
         if not self.scenarios:
@@ -102,12 +115,32 @@ class ScenarioSet:
                 ]
             )
         # hashed once: the lru caches keyed on a set otherwise re-hash every scenario
-        fields = (self.id, self.name, self.event_date, self.scenarios, self.description)
+        fields = (
+            self.id,
+            self.name,
+            self.event_date,
+            self.scenarios,
+            self.description,
+            self.tree,
+            self.tree_spot,
+        )
         object.__setattr__(self, "_hash", hash(fields))
         object.__setattr__(self, "_passed", set())  # (valuation date, spot) checked already
 
     def __hash__(self) -> int:
         return self._hash  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def event_dates(self) -> tuple[dt.date, ...]:
+        """The dated decisions whose variance the market's quotes hold and the jumps carry,
+        in order: the event date, or the distinct dates of a tree's nodes with more than one
+        branch (a node of one branch decides nothing; the root's date if none has two).
+        The ex-event diffusion takes each one's variance out of the quotes
+        (:meth:`scenarios.market.MarketSnapshot.event_strip`)."""
+        if self.tree is None:
+            return (self.event_date,)
+        dates = sorted({n.date for n in self.tree.nodes if len(n.branches) > 1})
+        return tuple(dates) or (self.event_date,)
 
     def check_against(self, valuation_date: dt.date, spot: float | None = None) -> None:
         """The event must lie after the valuation date of the market it is priced on, and
@@ -116,6 +149,8 @@ class ScenarioSet:
         passed = self._passed  # type: ignore[attr-defined]
         if (valuation_date, spot) in passed:  # every request checks a built-in set again
             return
+        if self.tree is not None:
+            self.tree.check_against(valuation_date, self.tree_spot if spot is None else spot)
         if self.event_date <= valuation_date:
             raise DomainError.field(
                 "event_date",

@@ -48,7 +48,7 @@ from pricing.mixture.tree import NoRiskNeutralMeasureAtNode, TreeMeasureFit, Tre
 from scenarios import checks
 from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, ErrorKind, FieldError
-from scenarios.scenario import PROBABILITY_TOLERANCE, ScenarioSet
+from scenarios.scenario import PROBABILITY_TOLERANCE, Scenario, ScenarioSet
 
 MAX_DEPTH = 4  # decision levels on a path
 MAX_LEAVES = 256  # root-to-leaf paths
@@ -479,6 +479,40 @@ def one_node_tree(scenario_set: ScenarioSet, node_id: str = "event") -> Decision
         for s in scenario_set.scenarios
     )
     return DecisionTree(node_id, (DecisionNode(node_id, scenario_set.event_date, branches),))
+
+
+LEAF_SEPARATOR = "/"
+
+
+def tree_scenario_set(
+    *, id: str, name: str, tree: DecisionTree, spot: float, description: str = ""
+) -> ScenarioSet:
+    """The set of ``tree``'s leaves read at spot ``spot`` (JPY per USD).
+
+    Leaf ``ℓ`` is a scenario named by its branch names joined with ``/`` (``extension/
+    late_deal``), with probability ``Π p``, level ``S0·Π J`` and the last branch's vol and
+    description; ``event_date`` is the root's date. The set carries the tree, so the pricer
+    reads each leaf's jumps and vols segment by segment.
+    """
+    scenarios = tuple(
+        Scenario(
+            name=LEAF_SEPARATOR.join(leaf.names),
+            probability=min(max(leaf.probability, 0.0), 1.0),
+            level=spot * leaf.jump,
+            vol=leaf.steps[-1][1].vol,
+            description=leaf.steps[-1][1].description,
+        )
+        for leaf in tree.leaves(spot)
+    )
+    return ScenarioSet(
+        id=id,
+        name=name,
+        event_date=tree.root_node.date,
+        scenarios=scenarios,
+        description=description,
+        tree=tree,
+        tree_spot=spot,
+    )
 
 
 def fit_tree_measure(

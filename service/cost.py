@@ -16,8 +16,11 @@ take the step-by-step path, ~0.3 ms each), CDS contracts × scenarios, Monte Car
 cost: one for a barrier option or touch, two for a corridor (double barriers, double touches,
 KOKIs), three for a KIKO (its corridor and its knock-out) — for path lines expiring after the
 event (earlier ones are closed forms, but for KOKIs, always simulated), the strike × tenor ×
-scenario grid of a vol surface, quotes × scenarios × refit rounds of a calibration. An
-estimate errs high rather than low; the request deadline bounds whatever it misses.
+scenario grid of a vol surface, quotes × scenarios × refit rounds of a calibration, and a fit to
+market (``fit`` other than probabilities, or ``fit_to_market`` on ``/v1/price`` and
+``/v1/vol-surface``: a calibration per least-squares evaluation; counted whole even when the
+fit is cached). An estimate errs high rather than low; the request deadline bounds whatever
+it misses.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 from pricing.paths.model import Sampling
+from scenarios.calibration.modes import FitMode
 from scenarios.catalog import builtin_catalog
 from scenarios.dates import TENOR_PATTERN
 from scenarios.errors import DomainError
@@ -57,6 +61,8 @@ SURFACE_POINT = 5.0  # one strike × tenor × scenario of the grid
 CALIBRATION = 40_000.0  # the constrained least squares on the default quotes
 CALIBRATION_QUOTE_SCENARIO = 200.0
 REFIT_ROUNDS = 25  # outer nonlinear rounds of a level/vol refit
+FIT_ROUNDS = 20  # residual evaluations of a jump-scale / vol-factor fit (15-25 measured)
+DEFAULT_FIT_QUOTES = 40  # the market's pillars after the event: 8 tenors × 5 quotes
 
 WEEKDAYS_PER_YEAR = 261  # the daily grid of the path simulations
 # barriers a path line watches (α is paid per barrier); any other path kind watches one
@@ -106,7 +112,7 @@ def _context(
 
 
 def _scenario_count(scenario_set_id: str | None, inline_set: ScenarioSetIn | None) -> int:
-    return _context(scenario_set_id, len(inline_set.scenarios) if inline_set else None, None)[0]
+    return _context(scenario_set_id, inline_set.scenario_count if inline_set else None, None)[0]
 
 
 def _valuation_date(scenario_set_id: str | None, market_date: dt.date | None) -> dt.date | None:
@@ -114,6 +120,11 @@ def _valuation_date(scenario_set_id: str | None, market_date: dt.date | None) ->
         return market_date
     entry = builtin_catalog().get(scenario_set_id or BUILTIN_SET)
     return entry.market.valuation_date if entry is not None else None
+
+
+def fit_work(m: int, quotes: int = DEFAULT_FIT_QUOTES) -> float:
+    """A fit to market of ``m`` scenarios on ``quotes`` quotes: a calibration per evaluation."""
+    return (CALIBRATION + CALIBRATION_QUOTE_SCENARIO * quotes * m) * FIT_ROUNDS
 
 
 def tenor_years(tenor: str | None) -> float:
@@ -145,13 +156,13 @@ def price_work(request: PriceRequest) -> WorkEstimate:
     inline_set = request.scenario_set
     m, event = _context(
         request.scenario_set_id,
-        len(inline_set.scenarios) if inline_set else None,
-        inline_set.event_date if inline_set else None,
+        inline_set.scenario_count if inline_set else None,
+        inline_set.first_date if inline_set else None,
     )
     today = _valuation_date(
         request.scenario_set_id, request.market.valuation_date if request.market else None
     )
-    smiles = inline_set is not None and any(s.smile is not None for s in inline_set.scenarios)
+    smiles = inline_set is not None and inline_set.has_smiles
     fx = cds = barriers = 0
     path_years: list[float] = []
     event_years = _years(today, event, None) if event is not None else 0.0
@@ -188,6 +199,11 @@ def price_work(request: PriceRequest) -> WorkEstimate:
                 f"{settings.n_paths} paths × {steps} steps, {lines} path lines "
                 f"({barriers} barriers) simulated together"
             )
+    if request.fit_to_market is not None:
+        fitting = fit_work(m)
+        units += fitting
+        if fitting > units / 2:
+            driver, what = "fit_to_market", f"a fit to market of {m} scenarios"
     return WorkEstimate(units, driver, what)
 
 
@@ -217,6 +233,8 @@ def vol_surface_work(request: VolSurfaceRequest) -> WorkEstimate:
     tenors = len(request.tenors)
     strikes = len(request.strikes) if request.strikes is not None else 51
     units = REQUEST + tenors * (SURFACE_TENOR * (m + 2) + SURFACE_POINT * strikes * (m + 2))
+    if request.fit_to_market is not None:
+        units += fit_work(m)
     return WorkEstimate(units, "tenors", f"{tenors} tenors × {strikes} strikes × {m} scenarios")
 
 
@@ -227,4 +245,6 @@ def calibrate_work(request: CalibrateRequest) -> WorkEstimate:
     units = CALIBRATION + CALIBRATION_QUOTE_SCENARIO * quotes * m
     if request.refit_levels or request.refit_vols:
         units *= REFIT_ROUNDS
+    elif request.fit is not FitMode.PROBABILITIES:
+        units *= FIT_ROUNDS
     return WorkEstimate(units, "quotes", f"{quotes} quotes × {m} scenarios")

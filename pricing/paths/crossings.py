@@ -20,9 +20,10 @@ splits by the barrier of the first exit::
 barrier each image reflects in last (Anderson 1960; Borodin & Salminen, 2002, §1.15). Given
 the grid, the steps' bridges are independent, so a path's survival is the product of its
 steps' and the probability of a first exit through ``l`` is ``Σ_j alive_{j−1}·P_j(l)``:
-conditional expectations, unbiased for continuous monitoring (Glasserman 2004, §6.4). The
-jump at the event is a point of the path: the step after it starts from the post-jump spot,
-so a jump through a barrier is a hit there. ``BGK`` monitoring checks the grid values against
+conditional expectations, unbiased for continuous monitoring (Glasserman 2004, §6.4). A
+decision's jump (the event's, or each node's on a decision tree's leaf) is a point of the
+path: the step after it starts from the post-jump spot, so a jump through a barrier is a hit
+there. ``BGK`` monitoring checks the grid values against
 the barrier shifted towards spot by ``β·σ_j·√Δt_j`` (Broadie, Glasserman & Kou 1997);
 ``DISCRETE`` against the barrier itself (daily fixings).
 
@@ -182,10 +183,13 @@ def _corridor_amount(pay, a, b, low, high, v, factor, at_fixing, shift):  # type
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _gather_crossings(  # type: ignore[no-untyped-def]
-    x, first_path, event, log_jump, steps, bridge, at_fixing, n_up, n_down, levels, pays,
+    x, first_path, log_jumps, steps, bridge, at_fixing, n_up, n_down, levels, pays,
     last, values, amounts, keys, starts,
 ):  # fmt: skip
     """The steps at which each line may be crossed, path by path from ``first_path``.
+
+    ``log_jumps[j]`` is the ln J the scenario's paths jump by at the start of step ``j`` (0
+    off its decisions' steps): step ``j`` runs from ``x[j] + log_jumps[j]`` to ``x[j+1]``.
 
     One pass per path over its steps, shared by the lines, held in order: up lines by
     barrier ascending, down lines by barrier descending, then corridors. A step is looked at
@@ -226,7 +230,7 @@ def _gather_crossings(  # type: ignore[no-untyped-def]
             double_down = max(double_down, lows[p])
         b = x[0, c]
         for j in range(last):
-            a = b + log_jump if j == event else b
+            a = b + log_jumps[j]  # exactly b off the decision steps
             b = x[j + 1, c]
             high, low = max(a, b), min(a, b)
             top, bottom = high + reaches[j], low - reaches[j]
@@ -420,8 +424,7 @@ class LineSurvival:
             )
             for v in variances
         ]
-        self.log_jumps = np.log(model.jumps)
-        self.event = model.event_index if model.event_index < model.steps else -1
+        self.log_jumps = np.ascontiguousarray(model.step_log_jumps())  # [m, k]
         if order.size >= _DIRECT:
             raise ValueError(f"at most {_DIRECT - 1} barrier lines, got {order.size}")
         self.last = int(self.ends.max(initial=0))
@@ -447,7 +450,7 @@ class LineSurvival:
         first = 0
         while first < n:
             stop = _gather_crossings(
-                x, first, self.event, self.log_jumps[scenario], self.steps[scenario],
+                x, first, self.log_jumps[scenario], self.steps[scenario],
                 self.bridge, self.at_fixing, self.n_up, self.n_down, self.levels, self.pays,
                 self.last, values, amounts, keys, starts,
             )  # fmt: skip

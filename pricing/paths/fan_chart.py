@@ -42,9 +42,10 @@ class FanChart:
     """Fan-chart statistics of a simulation; spot levels in JPY per USD.
 
     Shapes: dates ``[k+1]``, quantiles ``[q]``, scenarios ``[m]``, levels ``[L]``, samples
-    ``[s]``. ``scenario_*`` are conditional on the scenario (identical in law before the
-    event, split after it). ``*_resolved`` is False where a quantile fell outside the
-    histogram (value clipped to its edge) or a scenario drew no path (value NaN).
+    ``[s]``. ``scenario_*`` are conditional on the scenario — a decision tree's leaf
+    (identical in law before the first decision, split at each decision on its path).
+    ``*_resolved`` is False where a quantile fell outside the histogram (value clipped to its
+    edge) or a scenario drew no path (value NaN).
     """
 
     times: np.ndarray

@@ -1,16 +1,21 @@
-"""Monte Carlo paths of USD/JPY under the scenario mixture, with the decision-date jump.
+"""Monte Carlo paths of USD/JPY under the scenario mixture, with the decision-date jumps.
 
 Model. On a time grid ``times`` [k+1] (``times[0] = 0``) the log spot moves as::
 
-    x_{j+1} = x_j + ln(F_{j+1}/F_j) − ½σ_j²Δt_j + σ_j·√Δt_j·Z_j + 1{j = e}·ln J_i
+    x_{j+1} = x_j + ln(F_{j+1}/F_j) − ½σ_j²Δt_j + σ_j·√Δt_j·Z_j + Σ_d 1{j = e_{i,d}}·ln J_{i,d}
 
 with ``F`` the market forward at each grid time, ``σ_j`` the pre-event vol of step ``j`` before
-the event and scenario ``i``'s vol from the event on, and ``e`` the grid index of the event
-time ``T_e``. The jump happens just *after* ``T_e`` (the grid value at ``T_e`` is pre-jump), so
-an expiry on the event date ignores the scenarios, as in :mod:`pricing.mixture.european`. Each path
-carries one scenario drawn with ``weights`` (q under the risk-neutral measure, p under the
-real-world one; the label is passed through). No compensator is added: with Σ q_i·J_i = 1 the
-simulated mean at every date is the market forward; with p it is F·Σ p_i·J_i.
+the first decision and from each decision on the vol of scenario ``i``'s branch there, and
+``e_{i,d}`` the grid index of scenario ``i``'s ``d``-th decision (a flat set: one, the event
+``T_e``, with ``J_{i,0} = J_i``; a decision tree: the nodes on leaf ``i``'s path,
+:class:`pricing.paths.model.Decisions`). Each jump happens just *after* its node's time (the
+grid value there is pre-jump), so an expiry on a decision date ignores that decision, as in
+:mod:`pricing.mixture.european` and :mod:`pricing.mixture.tree`. Each path carries one
+scenario (leaf) drawn with ``weights`` (q — a tree's ``Π q`` along the leaf — under the
+risk-neutral measure, p under the real-world one; the label is passed through). Drawing the
+leaf up front is drawing branch by branch at each node: the same law. No compensator is
+added: with Σ q·J = 1 at every node the simulated mean at every date is the market forward;
+with p it is F·Σ p_i·J_i(t).
 
 Random streams. Path space is cut into fixed blocks of :data:`BLOCK_PATHS` paths; block ``b``
 draws from ``default_rng(SeedSequence(seed, spawn_key=(0, b)))`` (the ``b``-th spawned child),
@@ -95,7 +100,7 @@ def _walk_given(normals, x, scales, drifts, labels, columns, partners):  # type:
 
 @dataclass(frozen=True)
 class _Steps:
-    """Per-step drift ``[m, k]`` (the jump folded into the event step) and scale σ√Δt."""
+    """Per-step drift ``[m, k]`` (each decision's ln J folded into its step) and scale σ√Δt."""
 
     drifts: np.ndarray
     scales: np.ndarray
@@ -105,8 +110,7 @@ class _Steps:
         dt = np.diff(model.times)
         vols = model.step_vols()
         drifts = np.diff(np.log(model.forwards))[None, :] - 0.5 * vols**2 * dt[None, :]
-        if model.event_index < model.steps:
-            drifts[:, model.event_index] += np.log(model.jumps)
+        drifts += model.step_log_jumps()  # 0 off the decision steps: those drifts' bits stay
         return cls(np.ascontiguousarray(drifts), np.ascontiguousarray(vols * np.sqrt(dt)[None, :]))
 
 

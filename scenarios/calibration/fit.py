@@ -23,31 +23,49 @@ What the quotes cannot tell apart is reported, not hidden (:func:`pricing.mixtur
 identify`): moving probability ``probability_resolution`` along a direction that keeps both
 constraints and moves the quotes by less than ``vol_tolerance`` (2-norm) makes the scenarios
 it moves indistinguishable; their weights come back as ranges, with the group's total when
-the quotes fix it, never as an arbitrary split.
+the quotes fix it, never as an arbitrary split. A scenario the fit leaves at zero weight
+carries none: the response counts it apart from the identified ones.
+
+**Fit to market** (:mod:`scenarios.calibration.modes`): besides the probabilities, a fit may
+solve for one common jump scale ``κ`` (``ln J_i → κ·ln J_i``) and/or one common post-event vol
+factor ``s`` (:mod:`scenarios.calibration.scales`), the weights then re-solved on the quotes
+or taken from the measure of the analyst's ``p``. Every calibration says whether it *fits*
+(each quote within its tolerance) and why not (:mod:`scenarios.calibration.verdict`: the
+worst misses, the jumps' variance against the market's event variance), and returns the
+fitted scenario set (:mod:`scenarios.calibration.fitted_set`). ``converged`` is only the
+optimisers' flag. :func:`fit_to_market` is the cached fit the pricing routes use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import least_squares
 
 from pricing.cancellation import check_cancelled
-from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_vol
 from pricing.mixture.measure import Measure, MeasureFit
 from pricing.mixture.weight_fit import Identification, NoFeasibleWeights, identify
-from pricing.vol.quotes import Butterfly
 from scenarios import checks
-from scenarios.calibration.rows import OptionQuote, component_prices, option_price_rows
+from scenarios.calibration.fitted_set import fitted_scenario_set
+from scenarios.calibration.modes import FitMode, FitTolerances
+from scenarios.calibration.quote_fits import QuoteFit, quote_fits
+from scenarios.calibration.rows import OptionQuote
+from scenarios.calibration.scales import fit_scales, priced_weights, scaled_jumps
 from scenarios.calibration.solve import (
     CalibrationProblem,
-    WeightSolution,
     build_problem,
     frozen_rows,
-    mixture_quotes,
     solve_weights,
+)
+from scenarios.calibration.verdict import (
+    EventVarianceCheck,
+    FitVerdict,
+    judge,
+    jump_variance,
+    least_jump_variance,
 )
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.fx.valuation import fit_measure
@@ -55,6 +73,8 @@ from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.vol.model import VolModel, build_vol_model
 from scenarios.vol.smiles import SmileQuote
+
+WEIGHT_FLOOR = 1e-12  # a weight at or below this carries nothing (the solve's zeros are exact)
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,9 @@ class CalibrationSettings:
         refit_levels, refit_vols: refit each scenario's post-event level / vol multiplier.
         prior_weight: vol per unit of log change of a refitted level or vol.
         max_iterations: risk-reversal linearisation rounds.
+        mode: what the fit solves for (:class:`scenarios.calibration.modes.FitMode`);
+            ``refit_levels``/``refit_vols`` apply to ``probabilities`` only.
+        tolerances: per quote kind, the residual (decimal vol) that still fits.
     """
 
     vol_tolerance: float = 1e-6
@@ -77,6 +100,8 @@ class CalibrationSettings:
     refit_vols: bool = False
     prior_weight: float = 0.01
     max_iterations: int = 50
+    mode: FitMode = FitMode.PROBABILITIES
+    tolerances: FitTolerances = field(default_factory=FitTolerances)
 
     @property
     def threshold(self) -> float:
@@ -84,27 +109,15 @@ class CalibrationSettings:
 
 
 @dataclass(frozen=True)
-class QuoteFit:
-    """One quote fitted: ``kind`` atm/rr25/bf25/rr10/bf10 for a tenor, vol for an option."""
-
-    label: str
-    expiry: dt.date
-    kind: str
-    strike: float | None
-    market: float
-    model: float | None
-
-    @property
-    def residual(self) -> float | None:
-        return None if self.model is None else self.model - self.market
-
-
-@dataclass(frozen=True)
 class Calibration:
     """The implied weights beside the subjective and prior ones, with fit and identification.
 
     ``weights`` is a solution; where ``identification.unidentified`` it is one among many
-    (report ``identification.ranges`` there instead).
+    (report ``identification.ranges`` there instead). Under a mode that does not fit the
+    probabilities, ``weights`` are the measure's of the analyst's ``p`` on the fitted jumps,
+    and ``identification`` is empty. ``jumps`` are the jumps priced with (the measure's
+    effective ones), ``levels`` the fitted set's. ``converged`` is the optimisers' flag;
+    whether the mixture fits the quotes is ``verdict``.
     """
 
     scenario_names: tuple[str, ...]
@@ -119,10 +132,23 @@ class Calibration:
     iterations: int
     converged: bool
     settings: CalibrationSettings
+    mode: FitMode = FitMode.PROBABILITIES
+    jump_scale: float = 1.0
+    vol_factor: float = 1.0
+    outer_evaluations: int = 0
+    verdict: FitVerdict | None = None
+    event: EventVarianceCheck | None = None
+    fitted_set: ScenarioSet | None = None
+    fitted_set_note: str | None = None
 
     @property
     def forward_mismatch(self) -> float:
         return float(self.weights @ self.jumps - 1.0)
+
+    @property
+    def carries_weight(self) -> np.ndarray:
+        """``[m]`` True where the fitted mixture puts weight on the scenario (``q > 0``)."""
+        return np.asarray(self.weights > WEIGHT_FLOOR)
 
 
 def calibrate(
@@ -140,53 +166,213 @@ def calibrate(
     ``option_dates``).
 
     Raises:
-        DomainError: quotes before the event (``quotes[i].tenor``), nothing to fit
+        DomainError: quotes before the event (``quotes[i].tenor``), no quotes
             (``quotes``), jumps that do not straddle 1 (``scenario_set.scenarios``), a
-            scenario smile no SVI slice matches.
+            scenario smile no SVI slice matches, a refit outside ``probabilities``
+            (``refit_levels``/``refit_vols``), a mode with nothing to fit or a vol factor
+            on a scenario smile (``fit``).
     """
     settings = settings or CalibrationSettings()
+    mode = settings.mode
+    for name in ("refit_levels", "refit_vols"):
+        if getattr(settings, name) and mode is not FitMode.PROBABILITIES:
+            raise DomainError.field(
+                name,
+                f"applies to fit 'probabilities' only, got fit '{mode}': its common scales "
+                f"replace the per-scenario refit",
+            )
     for i, option in enumerate(options):
         checks.near_spot(f"options[{i}].strike", option.strike, market.spot)
     prior = fit_measure(market, scenario_set, measure)
     model = build_vol_model(market, scenario_set)
     problem = build_problem(market, scenario_set, quotes, options, option_dates)
-    levels = np.array([s.level for s in scenario_set.scenarios])
-    scales = np.ones(levels.size)
+    spot = market.spot
+    given = np.array([s.level for s in scenario_set.scenarios])
+    probabilities = np.array([s.probability for s in scenario_set.scenarios])
+    if mode.fits_probabilities and not (np.any(given == spot) or given.min() < spot < given.max()):
+        raise _no_weights(f"levels span [{given.min():g}, {given.max():g}]", spot)
+    _check_something_to_fit(mode, settings, scenario_set, given / spot)
+    strip = market.event_strip((model.event_time,))
+    event_variance = float(strip.event_variances[0])
+    levels, scales = given, np.ones(given.size)
+    outer = None
     try:
         if settings.refit_levels or settings.refit_vols:
             levels, scales = _refit(problem, model, levels, prior.weights, settings)
-        solution = solve_weights(
-            problem, model.rescaled(scales), levels / market.spot, prior.weights,
-            settings.max_iterations,
-        )  # fmt: skip
+        elif mode.fits_jump_scale or mode.fits_post_vols:
+            outer = fit_scales(
+                problem=problem,
+                model=model,
+                probabilities=probabilities,
+                jumps=given / spot,
+                vols=np.array([s.vol for s in scenario_set.scenarios]),
+                measure=measure,
+                mode=mode,
+                event_variance=event_variance,
+                max_iterations=settings.max_iterations,
+            )
+            if outer.jump_scale != 1.0:
+                levels = spot * scaled_jumps(given / spot, outer.jump_scale)
+            scales = np.full(given.size, outer.vol_factor)
+        scaled = model.rescaled(scales)
+        if mode.fits_probabilities:
+            solution = solve_weights(
+                problem, scaled, levels / spot, prior.weights, settings.max_iterations
+            )
+            weights, jumps = solution.weights, levels / spot
+            found = identify(
+                matrix=solution.matrix, jumps=jumps, weights=weights, threshold=settings.threshold
+            )
+            iterations, converged = solution.iterations, solution.converged
+        else:
+            weights, jumps, converged = priced_weights(
+                problem=problem,
+                model=scaled,
+                probabilities=probabilities,
+                jumps=levels / spot,
+                measure=measure,
+                fit_probabilities=False,
+                max_iterations=settings.max_iterations,
+            )
+            found, iterations = _not_fitted(weights), 0
     except NoFeasibleWeights as exc:
-        raise DomainError.field(
-            "scenario_set.scenarios",
-            f"no weights make the mixture forward the market forward: {exc}; the levels must "
-            f"lie on both sides of spot {market.spot:g}",
-            ErrorKind.NO_MEASURE,
-        ) from exc
-    jumps = levels / market.spot
-    found = identify(
-        matrix=solution.matrix,
-        jumps=jumps,
-        weights=solution.weights,
-        threshold=settings.threshold,
+        raise _no_weights(str(exc), spot) from exc
+    if outer is not None:
+        converged = converged and outer.converged
+    fits = quote_fits(problem, scaled, weights, jumps)
+    event = EventVarianceCheck(
+        event_date=scenario_set.event_date,
+        market=event_variance,
+        jumps=jump_variance(weights, jumps),
+        least_possible=least_jump_variance(levels / spot),
+        sizing=strip.sizing.value,
+    )
+    kappa = outer.jump_scale if outer is not None else 1.0
+    factor = outer.vol_factor if outer is not None else 1.0
+    fitted_set, why_not = fitted_scenario_set(
+        scenario_set=scenario_set,
+        levels=levels,
+        probabilities=weights if mode.fits_probabilities else probabilities,
+        vol_scales=scales,
+        note=_note(mode, measure, kappa, factor, settings),
     )
     return Calibration(
         scenario_names=tuple(s.name for s in scenario_set.scenarios),
-        probabilities=np.array([s.probability for s in scenario_set.scenarios]),
+        probabilities=probabilities,
         prior=prior,
-        weights=solution.weights,
+        weights=weights,
         jumps=jumps,
         levels=levels,
         vol_scales=scales,
         identification=found,
-        fits=_fits(problem, model.rescaled(scales), jumps, solution),
-        iterations=solution.iterations,
-        converged=solution.converged,
+        fits=fits,
+        iterations=iterations,
+        converged=converged,
         settings=settings,
+        mode=mode,
+        jump_scale=kappa,
+        vol_factor=factor,
+        outer_evaluations=outer.evaluations if outer is not None else 0,
+        verdict=judge(fits=fits, tolerances=settings.tolerances, event=event, mode=mode),
+        event=event,
+        fitted_set=fitted_set,
+        fitted_set_note=why_not,
     )
+
+
+@lru_cache(maxsize=64)
+def fit_to_market(
+    market: MarketSnapshot, scenario_set: ScenarioSet, measure: Measure, mode: FitMode
+) -> Calibration:
+    """``scenario_set`` fitted by ``mode`` to the market's own pillars after the event (the
+    surface's ATM/RR/BF, default tolerances) under ``measure``: the fit the pricing routes
+    price under. Cached per (market, set, measure, mode); the result is read only."""
+    return calibrate(
+        market=market,
+        scenario_set=scenario_set,
+        measure=measure,
+        settings=CalibrationSettings(mode=mode),
+    )
+
+
+def _no_weights(detail: str, spot: float) -> DomainError:
+    return DomainError.field(
+        "scenario_set.scenarios",
+        f"no weights make the mixture forward the market forward: {detail}; the levels must "
+        f"lie on both sides of spot {spot:g}",
+        ErrorKind.NO_MEASURE,
+    )
+
+
+def _check_something_to_fit(
+    mode: FitMode, settings: CalibrationSettings, scenario_set: ScenarioSet, jumps: np.ndarray
+) -> None:
+    """A vol factor needs flat post-event vols to be written back into; a mode whose free
+    parameters move nothing (weights fixed by the two constraints, no jump to scale) has
+    nothing to fit."""
+    scenarios = scenario_set.scenarios
+    if mode is not FitMode.PROBABILITIES and getattr(scenario_set, "tree", None) is not None:
+        raise DomainError.field(
+            "fit",
+            f"'{mode}' fits a set of one decision; this set is a decision tree, whose levels "
+            f"and vols are its branches': fit 'probabilities', or give the scenarios flat",
+        )
+    if mode.fits_post_vols:
+        for i, scenario in enumerate(scenarios):
+            if scenario.smile is not None:
+                raise DomainError.field(
+                    "fit",
+                    f"'{mode}' multiplies the flat post-event vols by one factor, and "
+                    f"scenario_set.scenarios[{i}] ({scenario.name}) has a smile it cannot be "
+                    f"written into: give that scenario a flat vol, or fit 'jump_scale' or "
+                    f"'probabilities'",
+                )
+    m = len(scenarios)
+    free = 1 if mode.fits_post_vols else 0
+    why = []
+    if mode.fits_probabilities:
+        free += max(m - 2, 0) + m * (settings.refit_levels + settings.refit_vols)
+        if m <= 2:
+            why.append(
+                f"with {m} scenario{'s' if m > 1 else ''}, Σ q = 1 and Σ q·J = 1 fix the weights"
+            )
+    if mode.fits_jump_scale:
+        if np.any(jumps != 1.0):
+            free += 1
+        else:
+            why.append("every level equals spot, so there is no jump to scale")
+    if free == 0:
+        raise DomainError.field(
+            "fit",
+            f"'{mode}' has nothing to fit: {'; '.join(why)}; add scenarios, or fit "
+            f"'post_vols' or 'jump_scale'",
+        )
+
+
+def _not_fitted(weights: np.ndarray) -> Identification:
+    """The identification of weights the quotes did not set (the measure's): none."""
+    m = weights.size
+    return Identification(
+        np.zeros(0), np.zeros((m, 0)), np.zeros(m, bool), (), np.zeros(0), np.c_[weights, weights]
+    )
+
+
+def _note(
+    mode: FitMode, measure: Measure, kappa: float, factor: float, settings: CalibrationSettings
+) -> str:
+    """What the fitted set's figures are, for its description."""
+    moved = [f"jump scale κ = {kappa:.8g}"] if mode.fits_jump_scale else []
+    if mode.fits_post_vols:
+        moved.append(f"post-event vol factor {factor:.8g}")
+    if settings.refit_levels or settings.refit_vols:
+        moved.append("levels and vols refitted per scenario")
+    weights = (
+        "the probabilities are the fitted risk-neutral weights"
+        if mode.fits_probabilities
+        else f"the probabilities are the analyst's, re-weighted by the '{measure}' measure"
+    )
+    fitted = ", ".join(moved) if moved else "the probabilities only"
+    return f"Fitted to market (fit '{mode}'): {fitted}; {weights}."
 
 
 def _refit(
@@ -245,53 +431,3 @@ def _padded(values: np.ndarray, size: int) -> np.ndarray:
     out = np.zeros(size)
     out[: min(size, values.size)] = values[:size]
     return out
-
-
-def _fits(
-    problem: CalibrationProblem, model: VolModel, jumps: np.ndarray, solution: WeightSolution
-) -> tuple[QuoteFit, ...]:
-    """Each quote against the fitted mixture, quoted back exactly."""
-    fits: list[QuoteFit] = []
-    if problem.quotes:
-        quoted = mixture_quotes(problem, model, solution.weights, jumps)
-        broker = problem.conventions.butterfly is Butterfly.BROKER
-        flies = quoted.broker_butterflies if broker else quoted.smile_butterflies
-        for i, quote in enumerate(problem.quotes):
-            label = quote.tenor or quote.expiry.isoformat()
-
-            def row(kind: str, market: float, model_value: float, strike: float | None,
-                    label: str = label, expiry: dt.date = quote.expiry) -> QuoteFit:  # fmt: skip
-                value = float(model_value) if np.isfinite(model_value) else None
-                return QuoteFit(label, expiry, kind, strike, market, value)
-
-            fits.append(row("atm", quote.atm, quoted.atm_vols[i], float(quoted.atm_strikes[i])))
-            for j, wing in enumerate(quote.wings()):
-                suffix = "25" if j == 0 else "10"
-                fits.append(row(f"rr{suffix}", wing.rr, quoted.risk_reversals[i, j], None))
-                fits.append(row(f"bf{suffix}", wing.bf, flies[i, j], None))
-    if problem.options:
-        e = problem.option_expiries
-        option_rows = option_price_rows(options=problem.options, expiries=e)
-        components = component_prices(
-            market=problem.market,
-            model=model,
-            jumps=jumps,
-            expiries=e,
-            rows=option_rows.tenor_rows,
-            strikes=option_rows.strikes,
-            calls=option_rows.calls,
-        )
-        ivs = implied_vol(
-            prices=components @ solution.weights,
-            forwards=e.forwards,
-            strikes=option_rows.strikes,
-            expiries=e.times,
-            discount_factors=e.discount_factors,
-            is_call=option_rows.calls,
-            intrinsic_ulps=BLACK_FORMULA_ULPS,  # mixture prices: Black differences
-        )
-        for k, option in enumerate(problem.options):
-            model_vol = float(ivs.vols[k]) if ivs.converged[k] else None
-            fits.append(QuoteFit(option.label, problem.option_dates[k], "vol", option.strike,
-                                 option.vol, model_vol))  # fmt: skip
-    return tuple(fits)

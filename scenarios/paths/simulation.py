@@ -3,24 +3,34 @@ the market, and the fan chart of one path request.
 
 The model (DESIGN.md, :mod:`pricing.paths.simulation`): lognormal diffusion around the market
 forward, the pre-event vol before the event date and each scenario's vol after it, and at the event
-one scenario drawn per path with its jump ``J_i``. What is read from where:
+one scenario drawn per path with its jump ``J_i``. Under a decision tree (``ScenarioSet.tree``,
+:mod:`scenarios.tree`) the scenarios are its leaves: a path draws its leaf and at *each* node
+date on the leaf's path jumps by that branch's ratio, diffusing between node dates with the vol
+of the branch taken at the last node passed (:class:`pricing.paths.model.Decisions`). What is
+read from where:
 
 * forwards ``F(t) = S0·exp((r_JPY(t) − r_USD(t))·t)`` from the market's curves at every grid
   date; JPY discount factors ``exp(−r_JPY(t)·t)`` likewise;
 * pre-event step vols are the diffusion's *forward* vols, ``σ_j² = (V(t_{j+1}) − V(t_j))/Δt``
   with ``V`` the total variance of the ATM curve less the event
-  (:meth:`scenarios.market.MarketSnapshot.diffusion_atm`), so the simulated variance to any
-  date before the event is the diffusion's own, as the closed forms read it (floored at
-  ``(1e-8)²·Δt`` where the curve is flat in variance);
+  (:meth:`scenarios.market.MarketSnapshot.diffusion_atm`; a tree's: less the event of every
+  node that decides something, :attr:`scenarios.scenario.ScenarioSet.event_dates`), so the
+  simulated variance to any date before the (first) event is the diffusion's own, as the
+  closed forms read it (floored at ``(1e-8)²·Δt`` where the curve is flat in
+  variance);
 * ``measure`` ``risk_neutral`` (default): scenarios drawn with q and the effective jumps of
   :func:`scenarios.fx.valuation.fit_measure` (``adjustment`` tilt/scale/none), so the simulated
   mean is the market forward; ``real_world``: drawn with the analyst's p and the jumps as
   given, ``J_i = L_i/S0`` — the mean after the event is then ``F·Σ p_i·J_i``, not the forward.
-  Every result carries the label.
+  A tree: each node adjusted on its own (:func:`scenarios.tree.fit_tree_measure`), leaves
+  drawn with ``Π q`` and every branch's effective jump, so the mean is the forward at every
+  date; ``real_world``: leaves drawn with ``Π p``, branch jumps as given. Every result carries
+  the label.
 
 Grid. ``steps_per_year`` None (default): a daily grid of weekdays (FX trades Monday to Friday;
 holidays are not removed) from the valuation date to the horizon, with the valuation date,
-event date, horizon and any expiry always on it; steps are ACT/365F, so a weekend step holds
+event date (every node date of a tree: :func:`decision_dates`), horizon and any expiry always
+on it; steps are ACT/365F, so a weekend step holds
 three days of variance. ``steps_per_year`` N: ``⌈N·T⌉`` equal steps, with the nearest grid
 point moved onto each required date (or the date inserted when the nearest is taken); its
 ``dates`` are then the calendar days the grid times fall on.
@@ -42,8 +52,9 @@ from enum import StrEnum
 import numpy as np
 
 from pricing.mixture.measure import Measure, MeasureFit
+from pricing.mixture.tree import TreeMeasureFit
 from pricing.paths.fan_chart import FanChart, simulate_fan_chart
-from pricing.paths.model import MonteCarloSettings, PathModel, Sampling
+from pricing.paths.model import Decisions, MonteCarloSettings, PathModel, Sampling
 from pricing.paths.options import Monitoring
 from scenarios import checks
 from scenarios.dates import MAX_TENOR_YEARS, tenor_dates, year_fraction
@@ -51,6 +62,7 @@ from scenarios.errors import DomainError
 from scenarios.fx.valuation import fit_measure
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
+from scenarios.tree import LEAF_SEPARATOR, fit_tree_measure
 
 MAX_SEED = 2**63 - 1
 MAX_QUANTILES = 25
@@ -241,10 +253,15 @@ class PathMarket:
         model: the :class:`pricing.paths.simulation.PathModel` (its ``weights`` draw the scenarios).
         discount_factors: ``[k+1]`` JPY discount factors at the grid times.
         measure: the label.
-        weights: ``[m]`` the measure's scenario probabilities (q or p).
-        jumps: ``[m]`` jump ratios simulated.
-        fit: the risk-neutral fit (None for real-world).
+        weights: ``[m]`` the measure's scenario probabilities (q or p; a tree's leaf
+            weights ``Π q`` or ``Π p``).
+        jumps: ``[m]`` jump ratios simulated (a tree's leaf: its total ``Π J``).
+        fit: the risk-neutral fit of a flat set (None for real-world and for a tree).
         event_index: grid index of the event date, None if at or after the horizon.
+        tree_fit: a tree's risk-neutral fit, node by node (None otherwise).
+        decision_dates: every decision date in order (a flat set: its event date; a tree:
+            each distinct node date).
+        decision_indices: grid index of each, None where at or after the horizon (no jump).
     """
 
     model: PathModel
@@ -254,6 +271,68 @@ class PathMarket:
     jumps: np.ndarray
     fit: MeasureFit | None
     event_index: int | None
+    tree_fit: TreeMeasureFit | None = None
+    decision_dates: tuple[dt.date, ...] = ()
+    decision_indices: tuple[int | None, ...] = ()
+
+
+def decision_dates(scenario_set: ScenarioSet) -> tuple[dt.date, ...]:
+    """The dates the set's paths jump on, in order: the event date, or every distinct node
+    date of its tree. Grids put each on (``required``)."""
+    if scenario_set.tree is None:
+        return (scenario_set.event_date,)
+    return tuple(sorted({node.date for node in scenario_set.tree.nodes}))
+
+
+@dataclass(frozen=True)
+class _TreePaths:
+    """A tree's leaves as the path model reads them (see :func:`_tree_paths`)."""
+
+    weights: np.ndarray  # [L]
+    decisions: Decisions
+    fit: TreeMeasureFit | None
+    node_times: tuple[float, ...]  # distinct node times, years, sorted
+
+
+def _tree_paths(
+    market: MarketSnapshot, scenario_set: ScenarioSet, measure: PathMeasure, adjustment: Measure
+) -> _TreePaths:
+    """Leaf weights and each leaf's decisions (node times, branch jumps and vols).
+
+    Risk-neutral: every node adjusted with ``adjustment``
+    (:func:`scenarios.tree.fit_tree_measure`), leaves weighted ``Π q`` with the effective
+    branch jumps. Real-world: ``Π p`` with the jumps as given (``level/S0`` or ``jump``).
+    Leaf ``ℓ`` is ``scenario_set.scenarios[ℓ]`` (both depth first in branch order).
+    """
+    tree = scenario_set.tree
+    assert tree is not None
+    today, spot = market.valuation_date, market.spot
+    scenario_set.check_against(today, spot)
+    fit: TreeMeasureFit | None = None
+    if measure == PathMeasure.RISK_NEUTRAL:
+        inputs, fit = fit_tree_measure(tree, valuation_date=today, spot=spot, measure=adjustment)
+        branch_jumps, weights = fit.jumps, fit.leaf_weights
+    else:
+        inputs = tree.inputs(valuation_date=today, spot=spot)
+        branch_jumps = inputs.jumps
+    shape = inputs.shape
+    paths = shape.paths  # [L, D] branch index per level, -1 past the leaf
+    live, taken = paths >= 0, np.maximum(paths, 0)
+    if fit is None:
+        leaf_p = np.prod(np.where(live, inputs.probabilities[taken], 1.0), axis=1)
+        weights = leaf_p / leaf_p.sum()
+    branch_names = [branch.name for node in tree.nodes for branch in node.branches]
+    leaves = [LEAF_SEPARATOR.join(branch_names[b] for b in row if b >= 0) for row in paths]
+    if leaves != [s.name for s in scenario_set.scenarios]:
+        raise ValueError(f"the tree's leaves {leaves} are not the set's scenarios")
+    vols = inputs.vols[taken]
+    for level in range(1, vols.shape[1]):  # past a leaf: its last vol (ignored)
+        vols[:, level] = np.where(live[:, level], vols[:, level], vols[:, level - 1])
+    decisions = Decisions(
+        times=shape.path_times, jumps=np.where(live, branch_jumps[taken], 1.0), vols=vols
+    )
+    node_times = tuple(sorted({float(t) for t in shape.node_times}))
+    return _TreePaths(weights, decisions, fit, node_times)
 
 
 def path_market(
@@ -266,9 +345,19 @@ def path_market(
     draw_weights: np.ndarray | None = None,
 ) -> PathMarket:
     """Build the path model on ``grid``; ``draw_weights`` [m] overrides the probabilities
-    the paths draw scenarios with (estimators then recombine with the measure's weights)."""
+    the paths draw scenarios with (estimators then recombine with the measure's weights).
+
+    A tree set (``scenario_set.tree``) needs every node date strictly inside the grid on it
+    (:func:`decision_dates` as ``required``)."""
     times = grid.times
-    if measure == PathMeasure.RISK_NEUTRAL:
+    tree = None
+    decisions = None
+    if scenario_set.tree is not None:
+        tree = _tree_paths(market, scenario_set, measure, adjustment)
+        fit = None
+        weights, decisions = tree.weights, tree.decisions
+        jumps = decisions.total_jumps
+    elif measure == PathMeasure.RISK_NEUTRAL:
         fit: MeasureFit | None = fit_measure(market, scenario_set, adjustment)
         assert fit is not None
         weights, jumps = fit.weights, fit.jumps
@@ -279,7 +368,8 @@ def path_market(
         weights = p / p.sum()
         jumps = np.array([s.level for s in scenario_set.scenarios]) / market.spot
     t_event = year_fraction(market.valuation_date, scenario_set.event_date)
-    variances = market.diffusion_atm((t_event,)).total_variance(times)
+    strip = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    variances = market.diffusion_atm(strip).total_variance(times)
     dts = np.diff(times)
     pre_vols = np.sqrt(np.maximum(np.diff(variances), _MIN_FORWARD_VOL**2 * dts) / dts)
     forwards = market.forwards(times)
@@ -289,15 +379,30 @@ def path_market(
         times=times,
         forwards=forwards,
         pre_vols=pre_vols,
-        scenario_vols=np.array([s.vol for s in scenario_set.scenarios]),
+        scenario_vols=(
+            np.array([s.vol for s in scenario_set.scenarios])
+            if decisions is None
+            else decisions.last_vols
+        ),
         jumps=jumps,
         weights=weights if draw_weights is None else draw_weights,
         event_time=t_event if t_event < times[-1] else None,
         measure=measure.value,
+        decisions=decisions,
     )
     event = model.event_index if model.event_index < model.steps else None
     dfs = np.exp(-market.jpy_curve.zero_rates_at(times) * times)
-    return PathMarket(model, dfs, measure, weights, jumps, fit, event)
+    dates = decision_dates(scenario_set)
+    indices = []
+    for date in dates:
+        t = year_fraction(market.valuation_date, date)
+        indices.append(int(np.argmin(np.abs(times - t))) if t < times[-1] - 1e-10 else None)
+    return PathMarket(
+        model, dfs, measure, weights, jumps, fit, event,
+        tree_fit=None if tree is None else tree.fit,
+        decision_dates=dates,
+        decision_indices=tuple(indices),
+    )  # fmt: skip
 
 
 def check_horizon(field: str, valuation_date: dt.date, horizon: dt.date) -> None:
@@ -418,7 +523,7 @@ def simulate_paths(
         valuation_date=market.valuation_date,
         horizon=request.horizon,
         steps_per_year=request.simulation.steps_per_year,
-        required=(scenario_set.event_date,),
+        required=decision_dates(scenario_set),
     )
     built = path_market(
         market=market,

@@ -8,11 +8,17 @@ curve's vol to expiry), standard error 0, the same price in every scenario. Ever
 contract is priced by Monte Carlo on one simulation for the whole book
 (:func:`pricing.paths.options.price_path_contracts`), on the grid of
 :func:`scenarios.paths.simulation.path_grid` to the last expiry with every expiry and the
-event date on it. A KOKI has no closed form (its knock-out lives until the knock-in: path
-order matters), and a closed form that cannot be evaluated (rates too negative for a
-payment at the hit, a corridor too narrow for its series) falls back to Monte Carlo; such a
-contract expiring by the event gets the mixture estimate as every scenario's price (the
-scenarios do not touch it, so their conditional estimates differ by noise only).
+event date (every node date of a tree set) on it. A KOKI has no closed form (its knock-out
+lives until the knock-in: path order matters), and a closed form that cannot be evaluated
+(rates too negative for a payment at the hit, a corridor too narrow for its series) falls
+back to Monte Carlo; such a contract expiring by the event gets the mixture estimate as every
+scenario's price (the scenarios do not touch it, so their conditional estimates differ by
+noise only).
+
+Decision trees. Under a tree set (``ScenarioSet.tree``) the scenarios are the tree's leaves
+(named ``extension/late_deal``): paths jump at every node date on their leaf's path
+(:mod:`scenarios.paths.simulation`), every per-scenario figure is per leaf, and "the event"
+is the root's date — a contract expiring on or before it keeps its closed form.
 
 Scenario draws. Paths draw scenario ``i`` with probability ``½·w_i + ½/m`` (w: q or p), so
 every scenario — a zero-probability one included — gets paths and a conditional price for the
@@ -35,6 +41,7 @@ from enum import StrEnum
 import numpy as np
 
 from pricing.mixture.measure import Measure, MeasureFit
+from pricing.mixture.tree import TreeMeasureFit
 from pricing.paths.options import price_before_event, price_path_contracts
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
@@ -45,6 +52,7 @@ from scenarios.paths.simulation import (
     PathMarket,
     PathMeasure,
     SimulationSettings,
+    decision_dates,
     path_grid,
     path_market,
 )
@@ -69,10 +77,13 @@ class PathBookValuation:
             NaN where ``scenario_valid`` is False (a scenario that drew too few paths).
         methods: per contract, closed form or Monte Carlo.
         after_event: ``[n]`` expiry after the event date.
-        measure, adjustment, fit: the measure (``adjustment`` and ``fit`` for risk-neutral).
-        weights, jumps: ``[m]`` the measure's scenario probabilities and jump ratios.
+        measure, adjustment, fit: the measure (``adjustment`` and ``fit`` for risk-neutral;
+            ``fit`` None for a tree, whose fit is ``tree_fit``).
+        weights, jumps: ``[m]`` the measure's scenario probabilities and jump ratios (a
+            tree's leaves: ``Π q`` or ``Π p``, and the total jump ``Π J``).
         simulation: the settings used (seed, n_paths, sampling … echoed back).
         steps: steps of the simulated grid (0 if nothing needed simulation).
+        tree_fit: a tree set's risk-neutral fit, node by node (None otherwise).
     """
 
     instruments: tuple[PathInstrument, ...]
@@ -91,6 +102,7 @@ class PathBookValuation:
     jumps: np.ndarray
     simulation: SimulationSettings
     steps: int
+    tree_fit: TreeMeasureFit | None = None
 
     @property
     def notionals(self) -> np.ndarray:
@@ -146,12 +158,13 @@ def value_path_book(
 
     expiries = [c.expiry for c in contracts]
     after = np.array([e > scenario_set.event_date for e in expiries])
+    decisions = decision_dates(scenario_set)
     # closed forms first, on a grid holding just the expiries (the formulas read V(T), F(T))
     grid = path_grid(
         valuation_date=today,
         horizon=max(expiries),
         steps_per_year=1,
-        required=(scenario_set.event_date, *expiries),
+        required=(*decisions, *expiries),
     )
     reference = on(grid)
     before = np.flatnonzero(~after)
@@ -184,7 +197,7 @@ def value_path_book(
             valuation_date=today,
             horizon=expiries[latest],
             steps_per_year=settings.steps_per_year,
-            required=(scenario_set.event_date, *expiries),
+            required=(*decisions, *expiries),
         )
         where = "tenor" if contracts[latest].tenor else "expiry"
         settings.check_limits(
@@ -233,6 +246,7 @@ def value_path_book(
         jumps=reference.jumps,
         simulation=settings,
         steps=steps,
+        tree_fit=reference.tree_fit,
     )
 
 

@@ -35,8 +35,19 @@ async def calibrate_weights(
     analyst's probabilities and the prior measure, with each quote's fit in vol points.
     Scenarios the quotes cannot tell apart (to within `vol_tolerance` for a shift of
     `probability_resolution`) are named, with the range each weight may take and the
-    group's total where it is known, rather than an arbitrary split. Optionally refits the
-    post-event levels and vols in an outer loop, held near the analyst's by `prior_weight`.
+    group's total where it is known, rather than an arbitrary split; a scenario the fit puts
+    at zero weight is counted apart ("2 of 5 scenarios carry weight; 2 identified").
+    Optionally refits the post-event levels and vols in an outer loop, held near the
+    analyst's by `prior_weight`.
+
+    `fit` chooses what else is solved for: one common jump scale κ (ln J_i → κ·ln J_i, the
+    measure re-solved from the analyst's p), one common post-event vol factor, or a stated
+    combination with the probabilities. `status` is `fits` only when every quote's residual
+    is within its tolerance (`fit_tolerances`); otherwise `does_not_fit`, and `reasons` name
+    the worst misses and how the jumps' event variance compares with what the market's ATM
+    term structure holds for the decision. `fit.converged` is the optimisers' own flag only.
+    `fitted_set` is the set after the fit in the shape `scenario_set` takes: paste it into
+    `/v1/price` to price under it.
     """
     work = calibrate_work(request)
     check_budget(work, settings, "/v1/calibrate")

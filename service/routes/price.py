@@ -40,6 +40,14 @@ async def price(request: PriceRequest, settings: SettingsDep, http: Request) -> 
     Expiries on or before the event date ignore the scenarios. CDS lines (``kind: cds``) get
     the ISDA figures per scenario and under the mixture, as in ``POST /v1/cds``. The
     ``scenario_pnl`` matrix gives every line's value if each scenario happens.
+
+    With ``fit_to_market`` (a fit mode of ``POST /v1/calibrate``: probabilities, a common
+    jump scale, a common post-event vol factor, or a stated combination) the set is first
+    fitted to the market's own pillars after the event and the book is priced under the
+    fitted set; ``fit_to_market`` in the response holds that set (paste it as
+    ``scenario_set`` to price it directly), the fitted scale and factor, and whether it fits
+    (``status``, each quote's residual, the reasons). The fit is cached per market, set,
+    measure and mode.
     """
     work = price_work(request)
     check_budget(work, settings, "/v1/price")

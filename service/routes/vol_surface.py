@@ -40,13 +40,16 @@ async def vol_surface(
     own quotes, a shift of the market's, or its flat vol). The mixture's is its price
     inverted and quoted back: a single event bends it into a "W" near the event date and
     kinks the ATM term structure there. The arbitrage report covers the market's surface,
-    each scenario's post-event surface and the mixture's densities and calendar.
+    each scenario's post-event surface and the mixture's densities and calendar. With
+    `fit_to_market` the set is first fitted to the market's own pillars after the event (as
+    `/v1/calibrate` with that `fit`), the surfaces are the fitted set's, and the response
+    reports the fitted set and whether it fits.
     """
     work = vol_surface_work(request)
     check_budget(work, settings, "/v1/vol-surface")
 
     def whole() -> dict[str, Any]:
-        scenario_set, market = request.resolve()
+        scenario_set, market, market_fit = request.resolve_fitted()
         view = vol_surface_view(
             market=market,
             scenario_set=scenario_set,
@@ -55,7 +58,7 @@ async def vol_surface(
             deltas=request.deltas,
             measure=request.measure,
         )
-        return vol_surface_response(scenario_set, market, view)
+        return vol_surface_response(scenario_set, market, view, market_fit)
 
     # ~0.1–1 s of solves (and smile fits of an inline market): off the event loop
     return JSONResponse(

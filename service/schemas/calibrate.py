@@ -4,6 +4,8 @@ Units: vols annualised decimals in the quotes (0.115 = 11.5%); fit residuals in 
 (1.0 = one vol, 0.01 in decimals); probabilities and weights as fractions; levels JPY per
 USD. Quotes are in the market surface's conventions (USD/JPY: premium-adjusted delta, spot
 delta to 1Y, delta-neutral ATM, broker butterfly), tenors counted from the valuation date.
+Fit tolerances are decimal vols in the request (0.0025 = 0.25 vol point), vol points in the
+response (:mod:`service.schemas.market_fit`).
 """
 
 from __future__ import annotations
@@ -16,17 +18,28 @@ import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
 from scenarios.calibration.fit import Calibration, CalibrationSettings
+from scenarios.calibration.modes import FitMode, FitStatus
 from scenarios.calibration.rows import OptionQuote
 from scenarios.dates import expiry_delivery, tenor_dates, year_fraction
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.vol.smiles import SmileQuote
-from service.schemas.common import Date, PositiveFloat, Schema, under
+from service.schemas.common import Choice, Date, PositiveFloat, Schema, under
 from service.schemas.consistency import (
     CONSISTENCY_DESCRIPTION,
     ConsistencyRead,
     consistency_block,
+)
+from service.schemas.market import ScenarioSetIn
+from service.schemas.market_fit import (
+    FIT_MODE_DESCRIPTION,
+    EventVarianceRead,
+    FitTolerancesIn,
+    QuoteFitRead,
+    event_variance_read,
+    quote_fit_rows,
+    scenario_set_json,
 )
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 from service.schemas.smiles import SmileQuoteIn, quotes_to_domain
@@ -44,6 +57,7 @@ _EXAMPLES: list[dict[str, Any]] = [
         "options": [{"tenor": "6M", "strike": 135.0, "vol": 0.118}],
         "vol_tolerance": 0.0005,
     },
+    {"scenario_set_id": BUILTIN_SET, "fit": "jump_scale_and_post_vols"},
 ]
 
 
@@ -123,6 +137,12 @@ class CalibrateRequest(SetRequest):
         le=10,
         description="Refit penalty, vol per unit of log change of a level or vol.",
     )
+    fit: Choice[FitMode] = Field(default=FitMode.PROBABILITIES, description=FIT_MODE_DESCRIPTION)
+    fit_tolerances: FitTolerancesIn = Field(
+        default_factory=FitTolerancesIn,
+        description="The residual each quote kind may keep for the status to be `fits`, "
+        "decimal vols: ATM 0.0025 (0.25 vol point), RR, BF and option vols 0.005 by default.",
+    )
 
     model_config = ConfigDict(json_schema_extra={"examples": _EXAMPLES})
 
@@ -144,6 +164,8 @@ class CalibrateRequest(SetRequest):
             refit_levels=self.refit_levels,
             refit_vols=self.refit_vols,
             prior_weight=self.prior_weight,
+            mode=self.fit,
+            tolerances=self.fit_tolerances.to_domain(),
         )
 
 
@@ -152,33 +174,39 @@ class ImpliedScenario(Schema):
     subjective_probability: float = Field(description="The analyst's p.")
     prior_weight: float = Field(description="q under the request's measure (tilt of p …).")
     implied_probability: float | None = Field(
-        description="q the quotes imply; null where they cannot tell this scenario apart "
-        "from others (see range and identification)."
+        description="q the quotes imply (0 for a scenario the fit drops); null where they "
+        "cannot tell this scenario apart from others (see range and identification), and "
+        "under a fit mode that does not fit probabilities."
     )
-    identified: bool
+    weight: float = Field(description="q the fitted mixture prices with (fitted or the measure's).")
+    carries_weight: bool = Field(description="weight > 0.")
+    identified: bool = Field(
+        description="The quotes fix a positive weight for this scenario: a scenario at zero "
+        "weight, one the quotes cannot tell apart from others, or any scenario under a mode "
+        "that does not fit probabilities is not identified."
+    )
     range: list[float] = Field(description="[least, greatest] q consistent with the quotes.")
     level: float = Field(description="Post-event level given, JPY per USD.")
-    fitted_level: float = Field(description="Post-event level priced with (refitted or given).")
-    vol_scale: float = Field(description="Post-event vol multiplier (1 unless refitted).")
+    fitted_level: float = Field(
+        description="Post-event level priced with (given, refitted or moved by jump_scale)."
+    )
+    vol_scale: float = Field(description="Post-event vol multiplier (1 unless fitted).")
     jump_ratio: float
-
-
-class QuoteFitRead(Schema):
-    label: str
-    expiry: dt.date
-    kind: str = Field(description="atm | rr25 | bf25 | rr10 | bf10 | vol")
-    strike: float | None
-    market: float
-    model: float | None = Field(description="The fitted mixture's quote (null: not solved).")
-    residual_vol_points: float | None = Field(description="(model − market) × 100.")
 
 
 class FitRead(Schema):
     quotes: list[QuoteFitRead]
     rms_vol_points: float
     max_abs_vol_points: float
-    iterations: int
-    converged: bool
+    iterations: int = Field(description="Risk-reversal linearisation rounds of the weight solve.")
+    outer_evaluations: int = Field(
+        description="Residual evaluations of the jump-scale / vol-factor least squares (0 if none)."
+    )
+    converged: bool = Field(
+        description="The optimisers' own flag: the weight solve (and any outer least squares) "
+        "met its stopping test. It says nothing of whether the mixture fits the quotes: see "
+        "status."
+    )
 
 
 class GroupRead(Schema):
@@ -204,6 +232,25 @@ class CalibrateResponse(Schema):
     valuation_date: dt.date
     event_date: dt.date
     spot: float
+    status: FitStatus = Field(
+        description="fits: every quote's residual within its tolerance (fit_tolerances); "
+        "does_not_fit otherwise."
+    )
+    reasons: list[str] = Field(
+        description="Why, in words: the worst misses in vol points, and how the jumps' event "
+        "variance compares with the market's."
+    )
+    fit_mode: FitMode
+    jump_scale: float = Field(description="κ of ln J_i → κ·ln J_i (1 unless fitted).")
+    post_vol_factor: float = Field(description="Common post-event vol factor (1 unless fitted).")
+    event_variance: EventVarianceRead
+    fitted_set: ScenarioSetIn | None = Field(
+        description="The set after the fit, as a request's `scenario_set` (same names and "
+        "order; fitted levels, vols, and the fitted weights or the analyst's p): priced on "
+        "the same market with the same measure and diffusion it is the fitted mixture. Null "
+        "when a fitted vol multiplier falls on a scenario smile (see fitted_set_note)."
+    )
+    fitted_set_note: str | None = Field(description="Why there is no fitted set, if there is none.")
     prior: MeasureRead
     scenarios: list[ImpliedScenario]
     forward_mismatch: float = Field(description="Σ q·J − 1 of the implied weights.")
@@ -217,8 +264,24 @@ class CalibrateResponse(Schema):
 
 def _summary(names: tuple[str, ...], calibration: Calibration) -> str:
     found = calibration.identification
+    carrying = calibration.carries_weight
+    m, n = len(names), int(carrying.sum())
+    if not calibration.mode.fits_probabilities:
+        return (
+            f"Probabilities not fitted (fit '{calibration.mode}'): the weights are the "
+            f"'{calibration.prior.measure}' measure's of the analyst's p on the fitted jumps; "
+            f"{n} of {m} scenarios carry weight; none identified by the quotes."
+        )
+    identified = int((carrying & ~found.unidentified).sum())
+    head = f"{n} of {m} scenarios carry weight; {identified} identified."
+    dropped = [names[i] for i in range(m) if not carrying[i] and not found.unidentified[i]]
+    if len(dropped) == 1:
+        head += f" {dropped[0]} carries none: the fit puts it at 0."
+    elif dropped:
+        listed = ", ".join(dropped[:-1]) + f" and {dropped[-1]}"
+        head += f" {listed} carry none: the fit puts them at 0."
     if not found.groups:
-        return "Every scenario is identified by the quotes."
+        return head
     parts = []
     for group, total in zip(found.groups, found.group_totals, strict=True):
         listed = [names[i] for i in group]
@@ -230,7 +293,8 @@ def _summary(names: tuple[str, ...], calibration: Calibration) -> str:
             )
         else:
             parts.append(f"the quotes cannot fix the weights of {members}")
-    return "; ".join(parts).capitalize() + "."
+    joined = "; ".join(parts)
+    return f"{head} {joined[:1].upper()}{joined[1:]}."
 
 
 def calibrate_response(
@@ -242,11 +306,24 @@ def calibrate_response(
     residuals = [f.residual for f in calibration.fits if f.residual is not None]
     points = 100.0 * np.array(residuals) if residuals else np.zeros(1)
     settings = calibration.settings
+    verdict = calibration.verdict
+    assert verdict is not None  # every calibration is judged
+    fitted = calibration.fitted_set
+    by_quotes = calibration.mode.fits_probabilities
+    carrying = calibration.carries_weight
     return {
         "scenario_set_id": scenario_set.id,
         "valuation_date": market.valuation_date.isoformat(),
         "event_date": scenario_set.event_date.isoformat(),
         "spot": market.spot,
+        "status": verdict.status.value,
+        "reasons": list(verdict.reasons),
+        "fit_mode": calibration.mode.value,
+        "jump_scale": calibration.jump_scale,
+        "post_vol_factor": calibration.vol_factor,
+        "event_variance": event_variance_read(calibration),
+        "fitted_set": scenario_set_json(fitted) if fitted is not None else None,
+        "fitted_set_note": calibration.fitted_set_note,
         "prior": measure_read(calibration.prior, scenario_set),
         "scenarios": [
             {
@@ -254,9 +331,11 @@ def calibrate_response(
                 "subjective_probability": float(calibration.probabilities[i]),
                 "prior_weight": float(calibration.prior.weights[i]),
                 "implied_probability": None
-                if found.unidentified[i]
+                if found.unidentified[i] or not by_quotes
                 else float(calibration.weights[i]),
-                "identified": not bool(found.unidentified[i]),
+                "weight": float(calibration.weights[i]),
+                "carries_weight": bool(carrying[i]),
+                "identified": by_quotes and bool(carrying[i]) and not bool(found.unidentified[i]),
                 "range": [float(found.ranges[i, 0]), float(found.ranges[i, 1])],
                 "level": scenario_set.scenarios[i].level,
                 "fitted_level": float(calibration.levels[i]),
@@ -267,21 +346,11 @@ def calibrate_response(
         ],
         "forward_mismatch": calibration.forward_mismatch,
         "fit": {
-            "quotes": [
-                {
-                    "label": f.label,
-                    "expiry": f.expiry.isoformat(),
-                    "kind": f.kind,
-                    "strike": f.strike,
-                    "market": f.market,
-                    "model": f.model,
-                    "residual_vol_points": None if f.residual is None else 100.0 * f.residual,
-                }
-                for f in calibration.fits
-            ],
+            "quotes": quote_fit_rows(calibration),
             "rms_vol_points": float(np.sqrt(np.mean(points * points))),
             "max_abs_vol_points": float(np.max(np.abs(points))),
             "iterations": calibration.iterations,
+            "outer_evaluations": calibration.outer_evaluations,
             "converged": calibration.converged,
         },
         "identification": {

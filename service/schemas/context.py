@@ -16,6 +16,7 @@ from scenarios.catalog import CatalogEntry, builtin_entry
 from scenarios.errors import DomainError
 from scenarios.market import Diffusion, MarketSnapshot
 from scenarios.scenario import ScenarioSet
+from scenarios.tree import tree_scenario_set
 from service.schemas.common import Choice, under
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET
@@ -32,6 +33,23 @@ DIFFUSION_FIELD = Field(
 )
 
 
+def at_spot(scenario_set: ScenarioSet, spot: float) -> ScenarioSet:
+    """A tree set's leaves read at ``spot`` (a built-in tree on an inline market); a flat set
+    as it is."""
+    if scenario_set.tree is None or scenario_set.tree_spot == spot:
+        return scenario_set
+    return under(
+        "scenario_set.tree",
+        lambda: tree_scenario_set(
+            id=scenario_set.id,
+            name=scenario_set.name,
+            tree=scenario_set.tree,  # type: ignore[arg-type]
+            spot=spot,
+            description=scenario_set.description,
+        ),
+    )
+
+
 def resolve_context(
     scenario_set_id: str | None,
     scenario_set: ScenarioSetIn | None,
@@ -45,8 +63,11 @@ def resolve_context(
             "scenario_set_id", "give exactly one of scenario_set_id or scenario_set"
         )
     entry = builtin_entry(scenario_set_id or BUILTIN_SET)
-    resolved_set = scenario_set.to_domain() if scenario_set else entry.scenario_set
     resolved_market = (market.to_domain() if market else entry.market).with_diffusion(diffusion)
+    spot = resolved_market.spot
+    resolved_set = (
+        scenario_set.to_domain(spot=spot) if scenario_set else at_spot(entry.scenario_set, spot)
+    )
     under(
         "scenario_set",
         lambda: resolved_set.check_against(resolved_market.valuation_date, resolved_market.spot),

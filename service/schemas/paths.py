@@ -3,6 +3,10 @@
 Units: spot levels JPY per USD; probabilities decimals; ``times`` years ACT/365F from the
 valuation date. Every figure that could not be estimated — a quantile band outside the
 histogram's range, a scenario that drew too few paths — is ``null``, never NaN.
+
+Under a decision tree the scenarios are its leaves (``extension/late_deal``): per-scenario
+bands, means and sample paths are per leaf, ``jump_ratio`` a leaf's total ``Π J``, and the
+paths jump at every node date, listed in ``decision_dates`` (``event_date`` is the root's).
 """
 
 from __future__ import annotations
@@ -116,9 +120,9 @@ class Band(Schema):
 
 
 class ScenarioPaths(Schema):
-    name: str
+    name: str = Field(description="The scenario, or a tree's leaf: its branches joined by '/'.")
     weight: float = Field(description="Probability the paths drew this scenario with.")
-    jump_ratio: float
+    jump_ratio: float = Field(description="Its jump J (a tree's leaf: Π J along its path).")
     path_count: int
     bands: list[Band] = Field(description="Quantiles conditional on the scenario.")
     means: list[float | None]
@@ -141,7 +145,10 @@ class SamplePath(Schema):
 class ScenarioWeights(Schema):
     measure: PathMeasure
     adjustment: Measure | None
-    tilt_lambda: float | None
+    tilt_lambda: float | None = Field(
+        description="The tilt's λ; null when not tilted, and for a tree of several nodes "
+        "(each node has its own)."
+    )
     forward_mismatch: float = Field(description="Σ w·J − 1 embedded in the paths.")
     probabilities: dict[str, float] = Field(description="Subjective p by scenario.")
     weights: dict[str, float] = Field(description="Probabilities the scenarios are drawn with.")
@@ -171,6 +178,13 @@ class PathsResponse(Schema):
     dates: list[dt.date]
     times: list[float]
     event_index: int | None = Field(description="Index of the event date; the jump follows it.")
+    decision_dates: list[dt.date] = Field(
+        description="Every date the paths jump after, in order: the event date, or each "
+        "node date of a decision tree."
+    )
+    decision_indices: list[int | None] = Field(
+        description="Index of each decision date in dates; null at or after the horizon."
+    )
     forwards: list[float] = Field(description="Market forward per date.")
     model_means: list[float] = Field(description="E[S] under the model (= forward if q).")
     means: list[float] = Field(description="Simulated mean per date.")
@@ -250,8 +264,14 @@ def paths_response(job: PathJob, simulation: PathSimulation) -> dict[str, Any]:
         built.event_index if built.event_index is not None else chart.times.size
     )
     mixture_jump = float(built.weights @ built.jumps)
-    model_means = chart.forwards * np.where(after, mixture_jump, 1.0)
-    fit = built.fit
+    if job.scenario_set.tree is None:
+        model_means = chart.forwards * np.where(after, mixture_jump, 1.0)
+    else:  # F(t)·Σ w·Π J over the nodes before t
+        model_means = chart.forwards * (built.weights @ built.model.jump_ratios())
+    fit, tree_fit = built.fit, built.tree_fit
+    tilt = fit.tilt if fit is not None else None
+    if tree_fit is not None and len(tree_fit.node_fits) == 1:
+        tilt = tree_fit.node_fits[0].tilt
     sampling = Sampling(chart.sampling)
     scenarios = []
     for i, name in enumerate(names):
@@ -285,8 +305,10 @@ def paths_response(job: PathJob, simulation: PathSimulation) -> dict[str, Any]:
         "measure": built.measure.value,
         "scenario_weights": {
             "measure": built.measure.value,
-            "adjustment": request.adjustment.value if fit is not None else None,
-            "tilt_lambda": fit.tilt if fit is not None else None,
+            "adjustment": (
+                request.adjustment.value if fit is not None or tree_fit is not None else None
+            ),
+            "tilt_lambda": tilt,
             "forward_mismatch": mixture_jump - 1.0,
             "probabilities": {s.name: s.probability for s in job.scenario_set.scenarios},
             "weights": dict(zip(names, built.weights.tolist(), strict=True)),
@@ -307,6 +329,8 @@ def paths_response(job: PathJob, simulation: PathSimulation) -> dict[str, Any]:
         "dates": [d.isoformat() for d in simulation.dates],
         "times": _finite(chart.times),
         "event_index": built.event_index,
+        "decision_dates": [d.isoformat() for d in built.decision_dates],
+        "decision_indices": list(built.decision_indices),
         "forwards": _finite(chart.forwards),
         "model_means": _finite(model_means),
         "means": _finite(chart.means),

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from pricing.mixture.measure import Measure, MeasureFit
 from scenarios.book import MixedBook, MixedValuation
 from scenarios.book_totals import DESK_GREEKS, ReportingCurrency
+from scenarios.calibration.fit import Calibration
 from scenarios.credit.curves import CreditMarket
 from scenarios.credit.valuation import build_cds_contract
 from scenarios.errors import DomainError
@@ -71,6 +72,13 @@ from service.schemas.consistency import (
 )
 from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
+from service.schemas.market_fit import (
+    FIT_TO_MARKET_FIELD,
+    FitToMarketField,
+    MarketFitRead,
+    fitted_for_pricing,
+    market_fit_read,
+)
 from service.schemas.path_instruments import (
     BarrierOptionIn,
     DoubleBarrierOptionIn,
@@ -214,6 +222,7 @@ class PriceRequest(Schema):
         description="tilt: q ∝ p·J^λ with Σ q·J = 1 (default); scale: J ← J/Σ p·J; "
         "none: as given, forward mismatch reported.",
     )
+    fit_to_market: FitToMarketField = FIT_TO_MARKET_FIELD
     instruments: Annotated[list[Instrument], Field(min_length=1)]
     credit: CreditMarketIn | None = Field(
         default=None, description="Credit market for CDS lines; defaults to the set's own."
@@ -307,6 +316,11 @@ class PriceRequest(Schema):
                             "tags": {"desk": "credit"},
                         },
                     ],
+                },
+                {
+                    "scenario_set_id": BUILTIN_SET,
+                    "fit_to_market": "jump_scale",
+                    "instruments": [{"kind": "call", "strike": 150.0, "tenor": "3M"}],
                 },
             ]
         }
@@ -405,6 +419,10 @@ class PriceResponse(Schema):
         description="Sub-totals per value of each `group_by` tag key, in that order."
     )
     consistency: ConsistencyRead = Field(description=CONSISTENCY_DESCRIPTION)
+    fit_to_market: MarketFitRead | None = Field(
+        description="The set the book was priced under when `fit_to_market` was asked for: "
+        "fitted set, fit mode, status and residuals (null otherwise)."
+    )
 
 
 _IV_STATUS = {
@@ -442,6 +460,7 @@ class PriceJob:
     group_by: list[str] = field(default_factory=list)
     totals: bool = True
     strike_specs: dict[int, tuple[str, ResolvedStrike]] = field(default_factory=dict)  # by row
+    market_fit: Calibration | None = None  # the fit scenario_set came from (fit_to_market)
 
 
 def to_job(
@@ -457,6 +476,11 @@ def to_job(
     entry, scenario_set, market = resolve_context(
         request.scenario_set_id, request.scenario_set, request.market, request.diffusion
     )
+    market_fit = None
+    if request.fit_to_market is not None:  # price under the fitted set (cached per set)
+        market_fit, scenario_set = fitted_for_pricing(
+            market, scenario_set, request.measure, request.fit_to_market
+        )
     today = market.valuation_date
     strike_specs: dict[int, tuple[str, ResolvedStrike]] = {}
     # by exact type: pydantic's isinstance check costs ~8 µs a call (80 ms for 10,000 lines)
@@ -518,6 +542,7 @@ def to_job(
         list(request.group_by),
         request.totals,
         strike_specs,
+        market_fit,
     )
 
 
@@ -796,4 +821,5 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
         "totals": totals,
         "groups": groups,
         "consistency": consistency_block(job.market, job.scenario_set, job.measure),
+        "fit_to_market": market_fit_read(job.market_fit) if job.market_fit is not None else None,
     }

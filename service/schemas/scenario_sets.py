@@ -9,6 +9,7 @@ from pydantic import Field
 from pricing.curve import CurveInterpolation
 from scenarios.catalog import CatalogEntry
 from service.schemas.common import Schema
+from service.schemas.market import TreeIn
 from service.schemas.smiles import ScenarioSmileIn, SmileQuoteIn, SurfaceConventionsIn
 
 
@@ -57,7 +58,13 @@ class ScenarioSetRead(Schema):
     name: str
     description: str
     event_date: dt.date
-    scenarios: list[ScenarioRead]
+    scenarios: list[ScenarioRead] = Field(
+        description="The outcomes; for a tree, its leaves (named by their branches joined with "
+        "'/', probability Π p, level S0·Π J, the last branch's vol)."
+    )
+    tree: TreeIn | None = Field(
+        default=None, description="The dated decisions, for a tree set (as a request takes it)."
+    )
     market: MarketRead
 
     @classmethod
@@ -78,6 +85,7 @@ class ScenarioSetRead(Schema):
                 )
                 for sc in s.scenarios
             ],
+            tree=TreeIn.from_domain(s.tree),
             market=MarketRead(
                 id=entry.market_id,
                 valuation_date=m.valuation_date,

@@ -20,6 +20,7 @@ from pydantic import ConfigDict, Field
 from pricing.mixture.measure import Measure
 from pricing.vol.arbitrage import ArbitrageReport
 from pricing.vol.quoting import SmileQuotes
+from scenarios.calibration.fit import Calibration
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from scenarios.vol.surface_view import SmileView, SurfaceView
@@ -31,6 +32,13 @@ from service.schemas.consistency import (
 )
 from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
 from service.schemas.market import MarketIn, ScenarioSetIn
+from service.schemas.market_fit import (
+    FIT_TO_MARKET_FIELD,
+    FitToMarketField,
+    MarketFitRead,
+    fitted_for_pricing,
+    market_fit_read,
+)
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 
 DEFAULT_TENORS = ("1W", "1M", "2M", "3M", "6M", "9M", "1Y", "18M", "2Y")
@@ -114,10 +122,19 @@ class VolSurfaceRequest(SetRequest):
         description="Strike grid (JPY per USD) for vols and densities; default 51 strikes "
         "from spot·e^-0.25 to spot·e^0.25.",
     )
+    fit_to_market: FitToMarketField = FIT_TO_MARKET_FIELD
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"scenario_set_id": BUILTIN_SET}, _INLINE_EXAMPLE]}
     )
+
+    def resolve_fitted(self) -> tuple[ScenarioSet, MarketSnapshot, Calibration | None]:
+        """The set to quote (the fitted one under ``fit_to_market``), its market, the fit."""
+        scenario_set, market = self.resolve()
+        if self.fit_to_market is None:
+            return scenario_set, market, None
+        fit, fitted = fitted_for_pricing(market, scenario_set, self.measure, self.fit_to_market)
+        return fitted, market, fit
 
     def strike_grid(self, spot: float) -> np.ndarray:
         if self.strikes is not None:
@@ -224,6 +241,10 @@ class VolSurfaceResponse(Schema):
     mixture: SmileRead
     arbitrage: ArbitrageReads
     consistency: ConsistencyRead = Field(description=CONSISTENCY_DESCRIPTION)
+    fit_to_market: MarketFitRead | None = Field(
+        description="The set quoted when `fit_to_market` was asked for: fitted set, fit mode, "
+        "status and residuals (null otherwise)."
+    )
 
 
 def _num(value: float) -> float | None:
@@ -295,9 +316,13 @@ def arbitrage_read(report: ArbitrageReport | None) -> dict[str, Any] | None:
 
 
 def vol_surface_response(
-    scenario_set: ScenarioSet, market: MarketSnapshot, view: SurfaceView
+    scenario_set: ScenarioSet,
+    market: MarketSnapshot,
+    view: SurfaceView,
+    market_fit: Calibration | None = None,
 ) -> dict[str, Any]:
-    """The response body as plain JSON types."""
+    """The response body as plain JSON types (``market_fit``: the fit ``scenario_set`` came
+    from under ``fit_to_market``)."""
     tenors = view.tenors
     c = view.conventions
     e = view.expiries
@@ -359,4 +384,5 @@ def vol_surface_response(
             },
         },
         "consistency": consistency_block(market, scenario_set, view.fit.measure),
+        "fit_to_market": market_fit_read(market_fit) if market_fit is not None else None,
     }

@@ -120,6 +120,79 @@ def test_real_world_needs_no_risk_neutral_measure(client: TestClient) -> None:
     assert data["measure"] == "real_world"
 
 
+TREE = {
+    "root": "deadline",
+    "nodes": [
+        {
+            "id": "deadline",
+            "date": "2025-07-09",
+            "branches": [
+                {"name": "deal", "probability": 0.4, "jump": 1.06, "vol": 0.09},
+                {"name": "extension", "probability": 0.3, "jump": 0.99, "vol": 0.14,
+                 "next": "effective"},
+                {"name": "no_deal", "probability": 0.3, "jump": 0.95, "vol": 0.13},
+            ],
+        },
+        {
+            "id": "effective",
+            "date": "2025-08-01",
+            "branches": [
+                {"name": "late_deal", "probability": 0.5, "jump": 1.05, "vol": 0.08},
+                {"name": "tariffs", "probability": 0.5, "jump": 0.93, "vol": 0.16},
+            ],
+        },
+    ],
+}  # fmt: skip
+TREE_LEAVES = ["deal", "extension/late_deal", "extension/tariffs", "no_deal"]
+
+
+@pytest.mark.parametrize("measure", ["risk_neutral", "real_world"])
+def test_a_tree_set_marks_every_decision_date_and_fans_out_per_leaf(
+    client: TestClient, measure: str
+) -> None:
+    """Witnesses: the forward ``S0·exp((r_JPY − r_USD)·t)``; under real_world the drift to
+    ``F(t)·Σ Π p·Π J(t)`` over the nodes before ``t``, from the branches as given."""
+    request = inline(tenor="3M", n_paths=20_000, seed=6, measure=measure, n_sample_paths=8)
+    request["scenario_set"] = {"tree": TREE}
+    data = post(client, request)
+    assert data["event_date"] == "2025-07-09"
+    assert data["decision_dates"] == ["2025-07-09", "2025-08-01"]
+    indices = data["decision_indices"]
+    assert [data["dates"][i] for i in indices] == data["decision_dates"]
+    assert data["event_index"] == indices[0]
+    assert [s["name"] for s in data["scenarios"]] == TREE_LEAVES
+    assert {p["scenario"] for p in data["sample_paths"]} <= set(TREE_LEAVES)
+    assert len(data["sample_paths"]) == 8
+    assert sum(s["path_count"] for s in data["scenarios"]) == 20_000
+    jumps = [1.06, 0.99 * 1.05, 0.99 * 0.93, 0.95]
+    np.testing.assert_allclose([s["jump_ratio"] for s in data["scenarios"]], jumps, rtol=1e-13)
+    times = np.array(data["times"])
+    forwards = SPOT * np.exp((R_JPY - R_USD) * times)
+    if measure == "risk_neutral":
+        expected = forwards
+        assert data["scenario_weights"]["adjustment"] == "tilt"
+    else:
+        after_root = np.arange(times.size) > indices[0]
+        after_second = np.arange(times.size) > indices[1]
+        mean_jump = np.where(
+            after_second,
+            0.4 * 1.06 + 0.15 * 0.99 * 1.05 + 0.15 * 0.99 * 0.93 + 0.3 * 0.95,
+            np.where(after_root, 0.4 * 1.06 + 0.3 * 0.99 + 0.3 * 0.95, 1.0),
+        )
+        expected = forwards * mean_jump
+        weights = data["scenario_weights"]["weights"]
+        np.testing.assert_allclose(
+            [weights[n] for n in TREE_LEAVES], [0.4, 0.15, 0.15, 0.3], rtol=1e-13
+        )
+    np.testing.assert_allclose(data["model_means"], expected, rtol=1e-12)
+    z = (np.array(data["means"]) - expected)[1:] / np.array(data["mean_standard_errors"])[1:]
+    assert np.all(np.abs(z) < 3.0), z
+    # a flat set marks its one decision
+    flat = post(client, inline(tenor="1M", n_paths=2_000))
+    assert flat["decision_dates"] == [flat["event_date"]]
+    assert flat["decision_indices"] == [flat["event_index"]]
+
+
 def test_same_seed_same_numbers_on_any_worker_count_different_seeds_differ(
     client: TestClient,
 ) -> None:

@@ -46,7 +46,12 @@ def test_health(client: TestClient) -> None:
 
 def test_builtin_scenario_sets_are_listed_and_readable(client: TestClient) -> None:
     listed = client.get("/v1/scenario-sets").json()
-    assert [s["id"] for s in listed] == [SET_ID]
+    # the analyst's view, its market-consistent version, and the two-decision tree
+    assert [s["id"] for s in listed] == [
+        SET_ID,
+        f"{SET_ID}-consistent",
+        "us-japan-tariff-2025-tree",
+    ]
     one = client.get(f"/v1/scenario-sets/{SET_ID}").json()
     assert one["event_date"] == "2025-07-09"
     assert len(one["scenarios"]) == 5
