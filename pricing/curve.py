@@ -68,28 +68,56 @@ def _interp(x, xs, ys):
     return other if math.isnan(out) else out
 
 
-def _zero_rates_body(pillar_times, zero_rates, times, log_linear, out):
+@_jit
+def log_discount_pillars(pillar_times, zero_rates):
+    """``ln DF`` at each pillar ``[p]`` and the last interval's forward (the extrapolation of
+    ``log_linear_discount``): the once-per-curve part of :func:`zero_rate_point`."""
     n = pillar_times.shape[0]
-    first, last = pillar_times[0], pillar_times[n - 1]
-    if not log_linear:
-        for i in nb.prange(times.shape[0]):
-            t = times[i]
-            out[i] = zero_rates[0] if t < first else _interp(t, pillar_times, zero_rates)
-        return
     log_dfs = np.empty(n)
     for j in range(n):
         log_dfs[j] = -zero_rates[j] * pillar_times[j]
     if n > 1:
-        last_forward = (log_dfs[n - 2] - log_dfs[n - 1]) / (last - pillar_times[n - 2])
+        last_forward = (log_dfs[n - 2] - log_dfs[n - 1]) / (
+            pillar_times[n - 1] - pillar_times[n - 2]
+        )
     else:
         last_forward = zero_rates[n - 1]
+    return log_dfs, last_forward
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def zero_rate_point(t, pillar_times, zero_rates, log_dfs, last_forward, log_linear):
+    """The zero rate at one time ``t`` (years): linear in ``zero_rates``, or off the
+    log-linear discount factors ``log_dfs`` with ``last_forward`` beyond the last pillar
+    (:func:`log_discount_pillars`). Compiled into callers' loops (one point per option)."""
+    n = pillar_times.shape[0]
+    first, last = pillar_times[0], pillar_times[n - 1]
+    if not log_linear:
+        return zero_rates[0] if t < first else _interp(t, pillar_times, zero_rates)
+    if t > last:
+        log_df = log_dfs[n - 1] - last_forward * (t - last)
+    else:
+        log_df = _interp(t, pillar_times, log_dfs)
+    return zero_rates[0] if t < first else -log_df / (t if t > 0.0 else 1.0)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def atm_variance_point(t, pillar_times, vols, variances):
+    """Total ATM variance at one time ``t`` (years), ``variances`` the pillars' ``σ²t``."""
+    n = pillar_times.shape[0]
+    if t < pillar_times[0]:
+        return vols[0] * vols[0] * t
+    if t > pillar_times[n - 1]:
+        return vols[n - 1] * vols[n - 1] * t
+    return _interp(t, pillar_times, variances)
+
+
+def _zero_rates_body(pillar_times, zero_rates, times, log_linear, out):
+    log_dfs, last_forward = log_discount_pillars(pillar_times, zero_rates)
     for i in nb.prange(times.shape[0]):
-        t = times[i]
-        if t > last:
-            log_df = log_dfs[n - 1] - last_forward * (t - last)
-        else:
-            log_df = _interp(t, pillar_times, log_dfs)
-        out[i] = zero_rates[0] if t < first else -log_df / (t if t > 0.0 else 1.0)
+        out[i] = zero_rate_point(
+            times[i], pillar_times, zero_rates, log_dfs, last_forward, log_linear
+        )
 
 
 def _atm_variance_body(pillar_times, vols, times, out):
@@ -98,13 +126,7 @@ def _atm_variance_body(pillar_times, vols, times, out):
     for j in range(n):
         variances[j] = vols[j] * vols[j] * pillar_times[j]
     for i in nb.prange(times.shape[0]):
-        t = times[i]
-        if t < pillar_times[0]:
-            out[i] = vols[0] * vols[0] * t
-        elif t > pillar_times[n - 1]:
-            out[i] = vols[n - 1] * vols[n - 1] * t
-        else:
-            out[i] = _interp(t, pillar_times, variances)
+        out[i] = atm_variance_point(times[i], pillar_times, vols, variances)
 
 
 zero_rates_serial, _zero_rates_parallel = compiled_pair(_zero_rates_body, "_zero_rates")

@@ -29,8 +29,9 @@ RISK_COLUMNS = 10  # the desk Greeks of scenarios.book_totals.DESK_GREEKS, in th
 def _positions(price, delta, delta_pa, gamma, vega, theta, rho_jpy, rho_usd, scenario_values,  # type: ignore[no-untyped-def]
                d_levels, signed, usd_notionals, spot):  # fmt: skip
     n, m = scenario_values.shape
+    b = d_levels.shape[1]  # m, or a tree's branches
     risk = np.empty((n, RISK_COLUMNS))
-    k = 1 + 2 * m + 8
+    k = 1 + m + b + 8
     s = np.zeros((1, k))
     c = np.zeros((1, k))
     row = np.empty(k)
@@ -49,9 +50,10 @@ def _positions(price, delta, delta_pa, gamma, vega, theta, rho_jpy, rho_usd, sce
         row[0] = price[i] * a
         for j in range(m):
             row[1 + j] = scenario_values[i, j] * a
+        for j in range(b):
             row[1 + m + j] = d_levels[i, j] * a
         for j in range(8):
-            row[1 + 2 * m + j] = risk[i, j]
+            row[1 + m + b + j] = risk[i, j]
         for j in range(k):
             add_compensated(s, c, 0, j, row[j])
     return risk, (s + c)[0]

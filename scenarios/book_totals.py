@@ -74,8 +74,9 @@ class ReportingCurrency(StrEnum):
 @dataclass(frozen=True)
 class BookRows:
     """A valued book in request order, ``N`` lines and ``m`` scenarios, as the columns its
-    totals add up: ``[N, 1 + 2m + 8]`` — signed mixture value, signed value if each scenario
-    happens (NaN: no Monte Carlo path drew it), signed ∂value/∂L_i (JPY per JPY of level, 0
+    totals add up: ``[N, 1 + m + b + 8]`` — signed mixture value, signed value if each
+    scenario happens (NaN: no Monte Carlo path drew it), signed ∂value/∂L for each of the ``b``
+    levels (the ``m`` scenarios' of a flat set, a tree's branches; JPY per JPY of level, 0
     without), then the desk Greeks that add (:data:`SUMMED_GREEKS`, 0 on lines without).
 
     Attributes:
@@ -120,13 +121,17 @@ class Totals:
     scenario_values: np.ndarray  # [m]
     scenario_pnl: np.ndarray  # [m]
     dvalue_dq: np.ndarray  # [m]
-    dvalue_dlevel: np.ndarray  # [m], JPY per JPY of level
+    dvalue_dlevel: np.ndarray  # [b] per level (scenario or tree branch), JPY per JPY of level
     greeks: dict[str, float]  # DESK_GREEKS that add, over lines with Greeks
 
 
-def totals_from_sums(sums: np.ndarray, lines: int, with_greeks: int, conv: Conversion) -> Totals:
-    """Totals from the column sums ``[2, K]`` of the JPY (row 0) and USD (row 1) lines."""
-    m = (sums.shape[1] - 1 - len(SUMMED_GREEKS)) // 2
+def totals_from_sums(
+    sums: np.ndarray, lines: int, with_greeks: int, conv: Conversion, scenarios: int
+) -> Totals:
+    """Totals from the column sums ``[2, K]`` of the JPY (row 0) and USD (row 1) lines, laid
+    out as :class:`BookRows` with ``scenarios`` = m."""
+    m = scenarios
+    b = sums.shape[1] - 1 - m - len(SUMMED_GREEKS)
     jpy, usd = sums[0], sums[1]
     both = jpy + usd  # Greeks and ∂/∂L: JPY figures on any line that has them
     value = float(conv.convert(jpy[0], usd[0], conv.mixture_rate))
@@ -140,8 +145,8 @@ def totals_from_sums(sums: np.ndarray, lines: int, with_greeks: int, conv: Conve
         scenario_values=scenario_values,
         scenario_pnl=scenario_values - value,
         dvalue_dq=conv.convert(jpy[1 : 1 + m], usd[1 : 1 + m], conv.mixture_rate),
-        dvalue_dlevel=both[1 + m : 1 + 2 * m],
-        greeks=dict(zip(SUMMED_GREEKS, both[1 + 2 * m :].tolist(), strict=True)),
+        dvalue_dlevel=both[1 + m : 1 + m + b],
+        greeks=dict(zip(SUMMED_GREEKS, both[1 + m + b :].tolist(), strict=True)),
     )
 
 
@@ -149,7 +154,7 @@ def book_totals(rows: BookRows, conv: Conversion) -> Totals:
     """Totals over every line of the book: one compensated pass over its columns."""
     sums = grouped_column_sums(rows.columns, rows.is_usd.astype(np.intp), 2)
     return totals_from_sums(
-        sums, rows.columns.shape[0], int(np.count_nonzero(rows.has_greeks)), conv
+        sums, rows.columns.shape[0], int(np.count_nonzero(rows.has_greeks)), conv, rows.scenarios
     )
 
 
@@ -172,6 +177,8 @@ def group_totals(
         order = [v for v in codes if v is not None] + ([None] if None in codes else [])
         for value in order:
             g = codes[value]
-            totals = totals_from_sums(sums[2 * g : 2 * g + 2], int(lines[g]), int(greeks[g]), conv)
+            totals = totals_from_sums(
+                sums[2 * g : 2 * g + 2], int(lines[g]), int(greeks[g]), conv, rows.scenarios
+            )
             out.append((key, value, totals))
     return out

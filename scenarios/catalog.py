@@ -23,8 +23,8 @@ from scenarios.credit.curves import CreditMarket, EntityCurve
 from scenarios.dates import pillar_date, tenor_dates
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
-from scenarios.scenario import Scenario, ScenarioSet
-from scenarios.tree import DecisionTree, tree_scenario_set
+from scenarios.scenario import Scenario, ScenarioSet, tree_scenario_set
+from scenarios.tree import DecisionTree
 from scenarios.vol.smiles import MarketSurface, ScenarioSmile, SmileQuote
 
 DATA_FILES = ("tariff_2025.toml", "tariff_2025_consistent.toml", "tariff_2025_tree.toml")

@@ -7,6 +7,8 @@ import math
 
 from scenarios.errors import DomainError
 
+PROBABILITY_TOLERANCE = 1e-9  # probabilities sum to 1 within this
+
 
 def finite(field: str, value: float) -> float:
     if not isinstance(value, int | float) or not math.isfinite(value):

@@ -18,16 +18,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from scenarios import checks
 from scenarios.errors import DomainError, FieldError
+from scenarios.tree import LEAF_SEPARATOR, Branch, DecisionNode, DecisionTree
 from scenarios.vol.smiles import ScenarioSmile
 
-if TYPE_CHECKING:
-    from scenarios.tree import DecisionTree
-
-PROBABILITY_TOLERANCE = 1e-9
+PROBABILITY_TOLERANCE = checks.PROBABILITY_TOLERANCE
 MAX_SCENARIOS = 64
 MAX_DRIVERS = 16
 _DRIVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -74,7 +71,7 @@ class ScenarioSet:
 
     A set may be a tree of dated decisions (:mod:`scenarios.tree`): ``tree`` then holds the
     decisions, ``event_date`` is the first decision's date and ``scenarios`` are the tree's
-    leaves, built by :func:`scenarios.tree.tree_scenario_set` for the spot ``tree_spot``
+    leaves, built by :func:`tree_scenario_set` for the spot ``tree_spot``
     (a leaf's level is ``S0·Π J`` along its path, so it depends on the spot the branches'
     levels are read against). A flat set is a one-node tree (``tree`` None).
     """
@@ -165,3 +162,48 @@ class ScenarioSet:
         if len(passed) >= 64:  # markets come and go: keep the memory bounded
             passed.clear()
         passed.add((valuation_date, spot))
+
+
+def one_node_tree(scenario_set: ScenarioSet, node_id: str = "event") -> DecisionTree:
+    """The flat set as a tree of one decision on its event date, every branch a leaf.
+
+    Each scenario becomes a branch with its name, probability, ``level`` (so ``J = L/S0`` as
+    before), ``vol`` and description. A scenario's ``drivers`` and ``smile`` are not carried:
+    branches hold flat post-event vols.
+    """
+    branches = tuple(
+        Branch(s.name, s.probability, s.vol, level=s.level, description=s.description)
+        for s in scenario_set.scenarios
+    )
+    return DecisionTree(node_id, (DecisionNode(node_id, scenario_set.event_date, branches),))
+
+
+def tree_scenario_set(
+    *, id: str, name: str, tree: DecisionTree, spot: float, description: str = ""
+) -> ScenarioSet:
+    """The set of ``tree``'s leaves read at spot ``spot`` (JPY per USD).
+
+    Leaf ``ℓ`` is a scenario named by its branch names joined with ``/`` (``extension/
+    late_deal``), with probability ``Π p``, level ``S0·Π J`` and the last branch's vol and
+    description; ``event_date`` is the root's date. The set carries the tree, so the pricer
+    reads each leaf's jumps and vols segment by segment.
+    """
+    scenarios = tuple(
+        Scenario(
+            name=LEAF_SEPARATOR.join(leaf.names),
+            probability=min(max(leaf.probability, 0.0), 1.0),
+            level=spot * leaf.jump,
+            vol=leaf.steps[-1][1].vol,
+            description=leaf.steps[-1][1].description,
+        )
+        for leaf in tree.leaves(spot)
+    )
+    return ScenarioSet(
+        id=id,
+        name=name,
+        event_date=tree.root_node.date,
+        scenarios=scenarios,
+        description=description,
+        tree=tree,
+        tree_spot=spot,
+    )

@@ -26,7 +26,7 @@ node reachable from ``root``; a child dated strictly after its parent; at most
 :data:`MAX_DEPTH` decision levels and :data:`MAX_LEAVES` root-to-leaf paths. A node may be the
 ``next`` of several branches (one decision reached by different routes): the leaves are the
 paths. A flat :class:`scenarios.scenario.ScenarioSet` is a one-node tree
-(:func:`one_node_tree`).
+(:func:`scenarios.scenario.one_node_tree`).
 
 :class:`Branch` and :class:`DecisionNode` validate themselves with paths relative to
 themselves (``probability``, ``branches[0].name``); :meth:`DecisionTree.build` builds a tree
@@ -43,13 +43,15 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from pricing.mixture.measure import Measure
+from pricing.mixture.measure import Measure, MeasureFit, NodeFit
 from pricing.mixture.tree import NoRiskNeutralMeasureAtNode, TreeMeasureFit, TreeShape, tree_measure
+from pricing.mixture.tree_tables import leaf_fit
 from scenarios import checks
+from scenarios.checks import PROBABILITY_TOLERANCE
 from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, ErrorKind, FieldError
-from scenarios.scenario import PROBABILITY_TOLERANCE, Scenario, ScenarioSet
 
+LEAF_SEPARATOR = "/"  # a leaf is named by its branch names joined with it
 MAX_DEPTH = 4  # decision levels on a path
 MAX_LEAVES = 256  # root-to-leaf paths
 MAX_NODES = 128
@@ -467,54 +469,6 @@ def _under(prefix: str, build: Callable[[], T]) -> T:
         raise exc.prefixed(prefix) from None
 
 
-def one_node_tree(scenario_set: ScenarioSet, node_id: str = "event") -> DecisionTree:
-    """The flat set as a tree of one decision on its event date, every branch a leaf.
-
-    Each scenario becomes a branch with its name, probability, ``level`` (so ``J = L/S0`` as
-    before), ``vol`` and description. A scenario's ``drivers`` and ``smile`` are not carried:
-    branches hold flat post-event vols.
-    """
-    branches = tuple(
-        Branch(s.name, s.probability, s.vol, level=s.level, description=s.description)
-        for s in scenario_set.scenarios
-    )
-    return DecisionTree(node_id, (DecisionNode(node_id, scenario_set.event_date, branches),))
-
-
-LEAF_SEPARATOR = "/"
-
-
-def tree_scenario_set(
-    *, id: str, name: str, tree: DecisionTree, spot: float, description: str = ""
-) -> ScenarioSet:
-    """The set of ``tree``'s leaves read at spot ``spot`` (JPY per USD).
-
-    Leaf ``ℓ`` is a scenario named by its branch names joined with ``/`` (``extension/
-    late_deal``), with probability ``Π p``, level ``S0·Π J`` and the last branch's vol and
-    description; ``event_date`` is the root's date. The set carries the tree, so the pricer
-    reads each leaf's jumps and vols segment by segment.
-    """
-    scenarios = tuple(
-        Scenario(
-            name=LEAF_SEPARATOR.join(leaf.names),
-            probability=min(max(leaf.probability, 0.0), 1.0),
-            level=spot * leaf.jump,
-            vol=leaf.steps[-1][1].vol,
-            description=leaf.steps[-1][1].description,
-        )
-        for leaf in tree.leaves(spot)
-    )
-    return ScenarioSet(
-        id=id,
-        name=name,
-        event_date=tree.root_node.date,
-        scenarios=scenarios,
-        description=description,
-        tree=tree,
-        tree_spot=spot,
-    )
-
-
 def fit_tree_measure(
     tree: DecisionTree,
     *,
@@ -561,3 +515,54 @@ def fit_tree_measure(
             ErrorKind.NO_MEASURE,
         ) from exc
     return inputs, fit
+
+
+def branch_names(tree: DecisionTree) -> tuple[str, ...]:
+    """``[B]`` every branch as ``<node id>/<branch name>``, node by node in the tree's order
+    (the order of :meth:`DecisionTree.inputs` and of a tree fit's ``d_weights`` columns)."""
+    return tuple(f"{n.id}{LEAF_SEPARATOR}{b.name}" for n in tree.nodes for b in n.branches)
+
+
+def tree_measure_fit(
+    tree: DecisionTree,
+    *,
+    valuation_date: dt.date,
+    spot: float,
+    measure: Measure = Measure.TILT,
+    node_measures: Mapping[str, Measure] | None = None,
+) -> MeasureFit:
+    """The tree's measure over its leaves, each node's fit in ``nodes``
+    (:func:`pricing.mixture.tree_tables.leaf_fit`): leaf ``ℓ`` of the result is leaf ``ℓ``
+    of :meth:`DecisionTree.leaves` (and of :func:`tree_scenario_set`), column ``b`` of its
+    derivatives the ``b``-th of :func:`branch_names`.
+
+    Raises:
+        DomainError: as :func:`fit_tree_measure`.
+    """
+    inputs, fit = fit_tree_measure(
+        tree,
+        valuation_date=valuation_date,
+        spot=spot,
+        measure=measure,
+        node_measures=node_measures,
+    )
+    shape = inputs.shape
+    nodes = tuple(
+        NodeFit(
+            id=node.id,
+            date=node.date,
+            time=float(shape.node_times[k]),
+            branch_names=tuple(b.name for b in node.branches),
+            branches=np.flatnonzero(shape.branch_nodes == k),
+            fit=fit.node_fits[k],
+        )
+        for k, node in enumerate(tree.nodes)
+    )
+    root_measure = (node_measures or {}).get(tree.root, measure)
+    return leaf_fit(
+        measure=root_measure,
+        nodes=nodes,
+        paths=fit.paths,
+        probabilities=inputs.probabilities,
+        jumps=inputs.jumps,
+    )

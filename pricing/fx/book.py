@@ -18,6 +18,16 @@ and its slope ``dσ/dK`` by the scenario's scale; a scenario without a surface k
 vol. A read with no positive variance refuses the book (:attr:`Problem.NO_VARIANCE`). Greeks
 hold every vol and slope at the strike fixed (sticky strike).
 
+**Decision trees.** The components are a tree's leaves, read per interval between its
+decision dates (:mod:`pricing.mixture.tree_tables`): option ``i`` finds its interval ``r``
+(``#{node times < T}``), takes each leaf's cumulative jump ``J_ℓ(T)``, open segment's vol and
+the variance its path accrued from the tables' row ``r``, and prices, differentiates and
+inverts exactly as below; the pre-event diffusion runs to the root and is read at
+``K/J_ℓ(T)``; ``∂price/∂L_b`` is per branch, through the leaf weights and row ``r``'s jump
+derivatives. A flat set is a tree of one node: row 1 its jumps and vols, nothing accrued, the
+same arithmetic bit for bit. Scenario smiles under a tree are not supported (the tables
+refuse them).
+
 Conventions: spot, strikes and forwards JPY per USD; times in years ACT/365F from the
 valuation date; zero rates continuously compounded; vols annualised decimals; premiums JPY
 per unit of notional.
@@ -33,7 +43,7 @@ from enum import IntEnum
 import numba as nb
 import numpy as np
 
-from pricing.curve import atm_variance_serial, zero_rates_serial
+from pricing.curve import atm_variance_point, log_discount_pillars, zero_rate_point
 from pricing.fx.black import PAYOFF_TABLE, Payoff
 from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_one
 from pricing.fx.normalised_black import PARALLEL_THRESHOLD, compiled_pair
@@ -87,9 +97,12 @@ class BookTables:
             (:attr:`pricing.vol.surface.VolSurface.tables`), ``[0, 7]`` and ``[0, 2]`` without a
             surface.
         weights, jumps, log_jumps: pricing weights q, effective jump ratios and their logs
-            ``[m]``.
-        post_vols: post-event vols ``[1, m]``, flat (each scenario's vol times its scale).
-        d_weights, d_jumps: ``∂q_j/∂J_k`` and ``∂J_eff,j/∂J_k`` ``[m, m]`` of the measure.
+            ``[m]`` (a tree: its leaves', ``Π q`` and ``Π J_eff``).
+        post_vols: post-event vols ``[1, m]``, flat (each scenario's vol times its scale; a
+            tree: each leaf's last branch's).
+        d_weights, d_jumps: ``∂q_j/∂J_k`` and ``∂J_eff,j/∂J_k`` ``[m, m]`` of the measure (a
+            tree: ``[L, B]`` in each branch's jump, see
+            :class:`pricing.mixture.measure.MeasureFit`).
         post_surfaces, post_events: each scenario's post-event surface tables
             (:attr:`pricing.vol.surface.VolSurface.tables`, times ``τ`` from the event)
             stacked ``[m, p_max, 7]`` and ``[m, e_max, 2]``, scenario ``j``'s in its first
@@ -100,6 +113,11 @@ class BookTables:
         post_fallback_vols: ``[m]`` placeholder vols where a surface read is not valid (each
             scenario's own flat vol, as the step-by-step path; never priced with, since such a
             read after the event refuses the book).
+        node_times: a tree's ``[d]`` distinct decision times (years, sorted; the first is
+            ``event_time``), with its interval tables (:mod:`pricing.mixture.tree_tables`):
+            ``interval_jumps`` ``[d+1, L]``, ``interval_d_jumps`` ``[d+1, L, B]``,
+            ``interval_vols``, ``accrued_variances``, ``accrued_vol_times`` ``[d+1, L]``. None
+            for a flat set: the tables of its one node are built from the fields above.
     """
 
     spot: float
@@ -127,19 +145,54 @@ class BookTables:
     post_event_counts: np.ndarray = field(default_factory=lambda: np.empty(0))
     post_scales: np.ndarray = field(default_factory=lambda: np.empty(0))
     post_fallback_vols: np.ndarray = field(default_factory=lambda: np.empty(0))
+    node_times: np.ndarray | None = None
+    interval_jumps: np.ndarray | None = None
+    interval_d_jumps: np.ndarray | None = None
+    interval_vols: np.ndarray | None = None
+    accrued_variances: np.ndarray | None = None
+    accrued_vol_times: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         """Pack the tables as the kernel takes them: one argument each (numba spends
         ~0.1 µs per argument on every call)."""
         flags = (float(self.jpy_log_linear), float(self.usd_log_linear))
         low, high = self.spot / self.strike_factor, self.spot * self.strike_factor
+        m = self.weights.shape[0]
+        if self.node_times is None:  # one node: row 0 (before it) is never read
+            times = np.array([self.event_time])
+            jumps = np.stack([np.ones(m), self.jumps])
+            log_jumps = np.stack([np.zeros(m), self.log_jumps])
+            vols = np.stack([np.zeros(m), np.asarray(self.post_vols, dtype=float)[0]])
+            accrued = np.zeros((2, 2, m))
+            d_jumps = np.stack([np.zeros_like(self.d_jumps), self.d_jumps])
+        else:
+            if np.asarray(self.post_pillars).size:
+                raise ValueError("scenario smiles under a decision tree are not supported")
+            times = np.asarray(self.node_times, dtype=float)
+            jumps = np.asarray(self.interval_jumps, dtype=float)
+            log_jumps = np.log(jumps)
+            vols = np.asarray(self.interval_vols, dtype=float)
+            accrued = np.array([self.accrued_variances, self.accrued_vol_times], dtype=float)
+            d_jumps = np.asarray(self.interval_d_jumps, dtype=float)
+            if times[0] != self.event_time or jumps.shape != (times.size + 1, m):
+                raise ValueError("node_times must start at event_time, tables be [d+1, m]")
         packed = {
             "scalars": np.array([self.spot, self.event_time, low, high, *flags]),
             "jpy": np.array([self.jpy_times, self.jpy_rates], dtype=float),
             "usd": np.array([self.usd_times, self.usd_rates], dtype=float),
             "atm": np.array([self.atm_times, self.atm_vols], dtype=float),
-            "scenarios": np.array([self.weights, self.jumps, self.log_jumps], dtype=float),
-            "measure_derivatives": np.array([self.d_weights, self.d_jumps], dtype=float),
+            "scenarios": np.ascontiguousarray(self.weights, dtype=float),
+            # [d+2, L, B]: ∂w/∂J, then ∂J_ℓ/∂J_b in each interval
+            "measure_derivatives": np.ascontiguousarray(
+                np.concatenate([np.asarray(self.d_weights, dtype=float)[None], d_jumps]),
+                dtype=float,
+            ),
+            "intervals": np.ascontiguousarray(times),
+            # [5, d+1, L]: cumulative jumps, their logs, the open segment's vol, Σσ²·length
+            # and Σσ·length accrued
+            "leaves": np.ascontiguousarray(
+                np.concatenate([np.array([jumps, log_jumps, vols], dtype=float), accrued])
+            ),
             # [4, m]: pillar and event row counts, scale, fallback vol ([4, 0]: all flat)
             "post_smiles": np.array(
                 [
@@ -162,6 +215,8 @@ class BookTables:
     atm: np.ndarray = field(init=False, repr=False, compare=False)
     scenarios: np.ndarray = field(init=False, repr=False, compare=False)
     measure_derivatives: np.ndarray = field(init=False, repr=False, compare=False)
+    intervals: np.ndarray = field(init=False, repr=False, compare=False)
+    leaves: np.ndarray = field(init=False, repr=False, compare=False)
     post_smiles: np.ndarray = field(init=False, repr=False, compare=False)
     post_surface_tables: np.ndarray = field(init=False, repr=False, compare=False)
     post_event_tables: np.ndarray = field(init=False, repr=False, compare=False)
@@ -192,9 +247,10 @@ class FxBookResult:
     """Figures for ``n`` options and ``m`` scenarios.
 
     ``columns [15, n]`` by :class:`Column`; ``scenario_values``, ``d_jumps`` (∂price/∂J_j at
-    fixed weights) and ``d_levels`` (∂price/∂L_k through the measure, 0 before the event)
-    ``[n, m]``; ``implied_status [n]`` the codes of :mod:`pricing.fx.implied_vol` (−1 not a
-    vanilla); ``after_event``, ``implied_ok`` ``[n]`` bool. ``problem`` is
+    fixed weights; a tree's leaf: in its cumulative jump as of the expiry) ``[n, m]`` and
+    ``d_levels`` (∂price/∂L_k through the measure, 0 before the event) ``[n, m]``, a tree's
+    ``[n, B]`` per branch; ``implied_status [n]`` the codes of :mod:`pricing.fx.implied_vol`
+    (−1 not a vanilla); ``after_event``, ``implied_ok`` ``[n]`` bool. ``problem`` is
     :attr:`Problem.NONE`, or the first problem met and its option ``index`` (the figures are
     then not to be used).
     """
@@ -223,15 +279,18 @@ _COLUMNS = len(Column)
 
 
 def _book_body(
-    payoffs, options, scalars, jpy, usd, atm, surface, events, scen, measure_d, post_vols,
-    post_smiles, post_surfaces, post_events, payoff_table, out, per_scenario, status, flags,
+    payoffs, options, scalars, jpy, usd, atm, surface, events, weights, measure_d, intervals,
+    leaves, post_smiles, post_surfaces, post_events, payoff_table, out, per_leaf,
+    d_levels, status, flags,
 ):  # fmt: skip
-    # options [3, n]: expiries, deliveries, strikes; scalars: spot, event time, strike bounds,
-    # log-linear flags (JPY, USD); jpy/usd/atm [2, p]: pillar times, values; scen [3, m]:
-    # weights, jumps, log jumps; measure_d [2, m, m]: ∂q/∂J, ∂J_eff/∂J; post_smiles [4, m]
-    # (or [4, 0]: all flat): pillar and event counts, scale, fallback vol of each scenario's
-    # post_surfaces [m, p, 7] / post_events [m, e, 2]; per_scenario [3, n, m]: scenario
-    # values, ∂/∂J, ∂/∂L; flags [2, n]: after the event, implied vol converged
+    # options [3, n]: expiries, deliveries, strikes; scalars: spot, event (root) time, strike
+    # bounds, log-linear flags (JPY, USD); jpy/usd/atm [2, p]: pillar times, values; weights
+    # [m]; intervals [d]: node times; leaves [5, d+1, m]: cumulative jumps, log jumps, open
+    # segment's vol, accrued Σσ²·length and Σσ·length per interval; measure_d
+    # [d+2, m, B]: ∂w/∂J_b, then ∂J_ℓ/∂J_b per interval; post_smiles [4, m] (or [4, 0]: all
+    # flat): pillar and event counts, scale, fallback vol of each scenario's post_surfaces
+    # [m, p, 7] / post_events [m, e, 2]; per_leaf [2, n, m]: scenario values, ∂/∂J; d_levels
+    # [n, B]: ∂/∂L_b; flags [2, n]: after the event, implied vol converged
     expiries = options[0]
     deliveries = options[1]
     strikes = options[2]
@@ -239,18 +298,19 @@ def _book_body(
     event_time = scalars[1]
     low = scalars[2]
     high = scalars[3]
-    weights = scen[0]
-    jumps = scen[1]
-    log_jumps = scen[2]
+    jumps = leaves[0]
+    log_jumps = leaves[1]
+    leaf_vols = leaves[2]
+    accrued = leaves[3:]
     d_weights = measure_d[0]
-    d_jump_fit = measure_d[1]
-    scen_values = per_scenario[0]
-    d_jumps = per_scenario[1]
-    d_levels = per_scenario[2]
+    scen_values = per_leaf[0]
+    d_jumps = per_leaf[1]
     after_event = flags[0]
     converged = flags[1]
     n = strikes.shape[0]
     m = weights.shape[0]
+    n_levels = d_levels.shape[1]
+    n_times = intervals.shape[0]
     for i in range(n):
         if not (strikes[i] >= low and strikes[i] <= high):
             return _FAR, i
@@ -271,47 +331,63 @@ def _book_body(
     r_f = out[_RATE_USD]
     pre_t = out[_PRE_TIME]
     post_t = out[_POST_TIME]
-    zero_rates_serial(jpy[0], jpy[1], deliveries, scalars[4] != 0.0, r_d)
-    zero_rates_serial(usd[0], usd[1], deliveries, scalars[5] != 0.0, r_f)
-    for i in range(n):
-        pre_t[i] = min(expiries[i], event_time)
-        post_t[i] = max(expiries[i] - event_time, 0.0)
+    jpy_log_linear = scalars[4] != 0.0
+    usd_log_linear = scalars[5] != 0.0
+    jpy_log_dfs, jpy_last_forward = log_discount_pillars(jpy[0], jpy[1])
+    usd_log_dfs, usd_last_forward = log_discount_pillars(usd[0], usd[1])
+    atm_variances = np.empty(atm.shape[1])  # the ATM pillars' σ²t
+    for j in range(atm.shape[1]):
+        atm_variances[j] = atm[1, j] * atm[1, j] * atm[0, j]
     use_surface = surface.shape[0] > 0
     smiles = post_smiles.shape[1] > 0  # some scenario has a post-event surface
-    atm_variance = np.empty(0 if use_surface else n)
-    if not use_surface:
-        atm_variance_serial(atm[0], atm[1], pre_t, atm_variance)
+    segment = np.empty(n)  # the time into the expiry's interval, T − τ_{r−1} (0 before it)
     valid = np.ones(n, dtype=np.bool_)
+    finite = np.ones(n, dtype=np.bool_)
     pre_width = m if use_surface else 1
     pre_vols = np.empty((n, pre_width))
-    pre_slopes = np.zeros((n, pre_width))
-    # post-event vols and slopes at each strike [n, m] with smiles, else the flat row [1, m]
-    vols = np.empty((n, m)) if smiles else post_vols
+    pre_slopes = np.zeros((n if use_surface or smiles else 1, pre_width))  # read only then
+    # post-event vols and slopes at each strike [n, m] with smiles (row i), else each leaf's
+    # open segment's [d+1, m] (row r)
+    vols = np.empty((n, m)) if smiles else leaf_vols
     vol_slopes = np.zeros((n, m) if smiles else (1, m))
-    for i in nb.prange(n):
+    for i in nb.prange(n):  # every per-option step here: threads share the page faults too
+        t = expiries[i]
+        r_d[i] = zero_rate_point(
+            deliveries[i], jpy[0], jpy[1], jpy_log_dfs, jpy_last_forward, jpy_log_linear
+        )
+        r_f[i] = zero_rate_point(
+            deliveries[i], usd[0], usd[1], usd_log_dfs, usd_last_forward, usd_log_linear
+        )
+        pre_t[i] = min(t, event_time)
+        post_t[i] = max(t - event_time, 0.0)
+        r = 0  # the expiry's interval: #{node times < T}
+        while r < n_times and intervals[r] < t:
+            r += 1
+        segment[i] = t - intervals[r - 1] if r > 0 else 0.0
         forwards[i] = spot * math.exp((r_d[i] - r_f[i]) * deliveries[i])
         dfs[i] = math.exp(-r_d[i] * deliveries[i])
-        after = post_t[i] > 0.0
+        after = r > 0
         after_event[i] = after
-        if use_surface:  # the pre-event smile at K/J_j after the event, at K before it
+        if use_surface:  # the pre-event smile at K/J_ℓ(T) after the event, at K before it
             for j in range(m if after else 1):  # before the event only column 0 is read
-                shifted = forwards[i] * jumps[j] if after else forwards[i]
+                shifted = forwards[i] * jumps[r, j] if after else forwards[i]
                 vol, slope, good = vol_point(pre_t[i], strikes[i], shifted, surface, events)
                 pre_vols[i, j] = vol if good else 1.0
                 pre_slopes[i, j] = slope if good else 0.0
                 valid[i] = valid[i] and good
         else:
-            pre_vols[i, 0] = math.sqrt(atm_variance[i] / pre_t[i])
+            variance = atm_variance_point(pre_t[i], atm[0], atm[1], atm_variances)
+            pre_vols[i, 0] = math.sqrt(variance / pre_t[i])
         if smiles and after:  # scenario j's surface at τ = T − T_e, forward F(T)·J_j
             for j in range(m):
                 pillars = int(post_smiles[0, j])
                 if pillars == 0:
-                    vols[i, j] = post_vols[0, j]
+                    vols[i, j] = leaf_vols[r, j]
                     continue
                 vol, slope, good = vol_point(
                     post_t[i],
                     strikes[i],
-                    forwards[i] * jumps[j],
+                    forwards[i] * jumps[r, j],
                     post_surfaces[j, :pillars],
                     post_events[j, : int(post_smiles[1, j])],
                 )
@@ -319,10 +395,11 @@ def _book_body(
                 vols[i, j] = vol * scale if good else post_smiles[3, j]
                 vol_slopes[i, j] = slope * scale if good else 0.0
                 valid[i] = valid[i] and good
+        vol_row = np.int64(i) if smiles else r  # the post-event vols' row
         option_mixture(
             i, payoffs, payoff_table, forwards, strikes, dfs, deliveries, r_d, r_f, pre_vols,
-            pre_t, post_t, weights, jumps, log_jumps, vols, price, delta, gamma, vega,
-            theta, rho_d, rho_f, scen_values, d_jumps, spot,
+            pre_t, segment, weights, jumps, log_jumps, r, vols, vol_row, accrued, price, delta,
+            gamma, vega, theta, rho_d, rho_f, scen_values, d_jumps, spot,
         )  # fmt: skip
         delta_pa[i] = delta[i] - price[i] / spot
         code = payoffs[i]
@@ -330,16 +407,23 @@ def _book_body(
         if digital and (use_surface or smiles):  # −ω·s·∂C/∂v·dv/dK: the smile's slope
             option_slope_term(
                 i, payoffs, payoff_table, forwards, strikes, dfs, deliveries, r_d, r_f,
-                pre_vols, pre_slopes, pre_t, post_t, weights, jumps, log_jumps, vols,
-                vol_slopes, price, delta, delta_pa, gamma, vega, theta, rho_d, rho_f,
-                scen_values, d_jumps, spot,
+                pre_vols, pre_slopes, pre_t, segment, weights, leaves, r, vols, vol_row,
+                vol_slopes, price, delta, delta_pa, gamma, vega, theta,
+                rho_d, rho_f, scen_values, d_jumps, spot,
             )  # fmt: skip
-        for k in range(m):  # ∂price/∂L_k = Σ_j (C_j·∂q_j/∂J_k + ∂C/∂J_j·∂J_j/∂J_k) / S0
-            total = 0.0
-            if after:
-                for j in range(m):
-                    total += scen_values[i, j] * d_weights[j, k] + d_jumps[i, j] * d_jump_fit[j, k]
-            d_levels[i, k] = total / spot
+        # ∂price/∂L_b = Σ_ℓ (C_ℓ·∂w_ℓ/∂J_b + ∂C/∂J_ℓ·∂J_ℓ(T)/∂J_b) / S0, row r's ∂J_ℓ(T)
+        # (j outer, k inner: each level's sum still in j order, the inner loop contiguous)
+        fit_row = r + 1
+        for k in range(n_levels):
+            d_levels[i, k] = 0.0
+        if after:
+            for j in range(m):
+                value = scen_values[i, j]
+                slope = d_jumps[i, j]
+                for k in range(n_levels):
+                    d_levels[i, k] += value * d_weights[j, k] + slope * measure_d[fit_row, j, k]
+        for k in range(n_levels):
+            d_levels[i, k] /= spot
         if code <= _PUT:  # CALL 0, PUT 1: the vanillas
             # the mixture price is a Black difference: its deep-ITM noise is no time value
             vol, flag = implied_one(price[i], forwards[i], strikes[i], expiries[i], dfs[i],
@@ -351,16 +435,19 @@ def _book_body(
             implied[i] = 0.0
             status[i] = -1
             converged[i] = False
+        good = True
+        for row in range(_RHO_USD + 1):
+            good = good and math.isfinite(out[row, i])
+        for j in range(m):
+            good = good and math.isfinite(scen_values[i, j] + d_jumps[i, j])
+        for k in range(n_levels):
+            good = good and math.isfinite(d_levels[i, k])
+        finite[i] = good
     for i in range(n):
         if not valid[i]:
             return _NO_VARIANCE, i
     for i in range(n):
-        finite = True
-        for row in range(_RHO_USD + 1):
-            finite = finite and math.isfinite(out[row, i])
-        for j in range(m):
-            finite = finite and math.isfinite(scen_values[i, j] + d_jumps[i, j] + d_levels[i, j])
-        if not finite:
+        if not finite[i]:
             return _NOT_FINITE, i
     return 0, -1
 
@@ -393,18 +480,20 @@ def value_fx_options(
     float ``[3, n]`` (expiry times, delivery times, strikes), both C-contiguous."""
     n, m = options.shape[1], tables.weights.shape[0]
     columns = np.empty((_COLUMNS, n))
-    per_scenario = np.empty((3, n, m))
+    per_leaf = np.empty((2, n, m))
+    d_levels = np.empty((n, tables.measure_derivatives.shape[2]))
     status = np.empty(n, dtype=np.int8)
     flags = np.empty((2, n), dtype=np.bool_)
     kernel = _book_serial if n < PARALLEL_THRESHOLD else _book_parallel
     t = tables
     problem, index = kernel(
         payoffs, options, t.scalars, t.jpy, t.usd, t.atm, t.surface, t.events, t.scenarios,
-        t.measure_derivatives, t.post_vols, t.post_smiles, t.post_surface_tables,
-        t.post_event_tables, PAYOFF_TABLE, columns, per_scenario, status, flags,
+        t.measure_derivatives, t.intervals, t.leaves, t.post_smiles,
+        t.post_surface_tables, t.post_event_tables, PAYOFF_TABLE, columns, per_leaf, d_levels,
+        status, flags,
     )  # fmt: skip
     found = Problem(problem) if problem else Problem.NONE
-    scenario_values, d_jumps, d_levels = per_scenario
+    scenario_values, d_jumps = per_leaf
     after_event, converged = flags
     return FxBookResult(
         columns, scenario_values, d_jumps, d_levels, status, after_event, converged, found, index

@@ -77,8 +77,11 @@ def digital_slope_terms(
     """The slope term's price and Greeks, to add to :func:`pricing.mixture.european.mixture_greeks`.
 
     Args:
-        book: the options ``[n]``; ``pre_vols`` are the pre-event vols at each strike.
-        mix: weights and jumps ``[m]``; ``vols`` ``[m]`` or ``[n, m]`` at each strike.
+        book: the options ``[n]``; ``pre_vols`` are the pre-event vols at each strike (a
+            tree's accrued variances and vol-times ``[n, m]``, see
+            :class:`pricing.mixture.european.OptionBook`).
+        mix: weights ``[m]``; jumps ``[m]`` or a tree's ``[n, m]``; ``vols`` ``[m]`` or
+            ``[n, m]`` at each strike.
         pre_vol_slopes: ``dσ_pre/dK`` at each strike, ``[n]`` or per component ``[n, m]``,
             per JPY of strike.
         vol_slopes: ``dσ_i/dK`` ``[n, m]`` (or ``[m]``; None: flat post-event smiles).
@@ -100,11 +103,13 @@ def digital_slope_terms(
     pre_slope = _per_component(pre_vol_slopes, n, m)
     # an option expiring on or before the event has one component: no jump, weight 1
     first = np.arange(m)[None, :] == 0
-    jumps = np.where(after, mix.jumps[None, :], 1.0)
+    jumps = np.where(after, _per_scenario(mix.jumps, n, m), 1.0)
     weights = np.where(after, mix.weights[None, :], np.where(first, 1.0, 0.0))
     vols = np.where(after, _per_scenario(mix.vols, n, m), 0.0)
     slopes = np.where(after, _per_scenario(vol_slopes, n, m), 0.0)
-    v = pre_vol * pre_vol * t_pre + vols * vols * t_post
+    accrued_var = np.where(after, _per_scenario(book.accrued_variances, n, m), 0.0)
+    accrued_vol = np.where(after, _per_scenario(book.accrued_vol_times, n, m), 0.0)
+    v = pre_vol * pre_vol * t_pre + (accrued_var + vols * vols * t_post)
     u = 2.0 * (pre_vol * pre_slope * t_pre + vols * slopes * t_post)
     root_v = np.sqrt(v)
     d1 = (np.log(book.forwards / book.strikes)[:, None] + np.log(jumps)) / root_v + 0.5 * root_v
@@ -114,7 +119,7 @@ def digital_slope_terms(
     f_a_f = -a * d2 / root_v
     ff_a_ff = a * ((d2 * d2 - 1.0) / v + d2 / root_v)
     a_v = a * (d1 * d2 - 1.0) / (2.0 * v)
-    dv_dsigma = 2.0 * (pre_vol * t_pre + vols * t_post)
+    dv_dsigma = 2.0 * (pre_vol * t_pre + (accrued_vol + vols * t_post))
     du_dsigma = 2.0 * (pre_slope * t_pre + slopes * t_post)
     df = book.discount_factors
     value = df * np.sum(weights * a, axis=1)
@@ -159,9 +164,10 @@ def option_slope_term(
     pre_times,
     post_times,
     weights,
-    jumps,
-    log_jumps,
+    leaves,
+    jump_row,
     vols,
+    vol_row,
     vol_slopes,
     price,
     delta,
@@ -179,13 +185,15 @@ def option_slope_term(
     option_mixture` wrote (its ``delta_pa`` too), in the order of :func:`digital_slope_terms`.
 
     ``table`` is :data:`pricing.fx.black.PAYOFF_TABLE`; ``pre_vols``/``pre_slopes`` ``[n, 1]``
-    or per component ``[n, m]``; ``vols``/``vol_slopes`` ``[1, m]`` or ``[n, m]`` (slopes per
-    JPY of strike, zeros for flat smiles); ``log_jumps`` the logs of ``jumps``. Before the
-    event (``post_times[i] == 0``) one component: no jump, weight 1, column 0 of the pre-event
+    or per component ``[n, m]``; ``vols`` read in row ``vol_row``, ``vol_slopes`` ``[1, m]``
+    or ``[n, m]`` (slopes per JPY of strike, zeros for flat smiles); ``leaves`` ``[5, R, m]``
+    (cumulative jumps, their logs, unused, accrued variances and vol-times: a tree's, see
+    :func:`pricing.mixture.european.option_mixture`; numba inlines at most 30 arguments) in
+    row ``jump_row``. Before the event
+    (``post_times[i] == 0``) one component: no jump, weight 1, column 0 of the pre-event
     arrays. A vanilla or forward adds exactly 0 (the caller may skip it).
     """
     m = weights.shape[0]
-    row_stride = 1 if vols.shape[0] > 1 else 0  # [1, m]: one row for every option
     slope_row_stride = 1 if vol_slopes.shape[0] > 1 else 0
     pre_stride = 1 if pre_vols.shape[1] > 1 else 0
     slope_stride = 1 if pre_slopes.shape[1] > 1 else 0
@@ -207,17 +215,21 @@ def option_slope_term(
         pre_slope = pre_slopes[i, j * slope_stride]
         if after:
             weight = weights[j]
-            jump = jumps[j]
-            log_jump = log_jumps[j]
-            vol = vols[i * row_stride, j]
+            jump = leaves[0, jump_row, j]
+            log_jump = leaves[1, jump_row, j]
+            vol = vols[vol_row, j]
             slope = vol_slopes[i * slope_row_stride, j]
+            accrued_var = leaves[3, jump_row, j]
+            accrued_vol = leaves[4, jump_row, j]
         else:
             weight = 1.0
             jump = 1.0
             log_jump = 0.0
             vol = 0.0
             slope = 0.0
-        v = pre_vol * pre_vol * t_pre + vol * vol * t_post
+            accrued_var = 0.0
+            accrued_vol = 0.0
+        v = pre_vol * pre_vol * t_pre + (accrued_var + vol * vol * t_post)
         u = 2.0 * (pre_vol * pre_slope * t_pre + vol * slope * t_post)
         root_v = math.sqrt(v)
         d1 = (log_fk + log_jump) / root_v + 0.5 * root_v
@@ -227,7 +239,7 @@ def option_slope_term(
         f_a_f = -a * d2 / root_v
         ff_a_ff = a * ((d2 * d2 - 1.0) / v + d2 / root_v)
         a_v = a * (d1 * d2 - 1.0) / (2.0 * v)
-        dv_dsigma = 2.0 * (pre_vol * t_pre + vol * t_post)
+        dv_dsigma = 2.0 * (pre_vol * t_pre + (accrued_vol + vol * t_post))
         du_dsigma = 2.0 * (pre_slope * t_pre + slope * t_post)
         acc_a += weight * a
         acc_faf += weight * f_a_f

@@ -26,6 +26,14 @@ that expression:
 Shapes: options ``[n]``; scenarios ``[m]``; scenario vols ``[m]`` or ``[n, m]`` (a smile
 read at each strike); pre-event vols ``[n]`` or ``[n, m]`` (the market's smile read at each
 component's own moneyness ``ln(K/(F·J_i))``, so ``v_i = σ_pre,i²·T_e + σ_i²·(T − T_e)``).
+
+**Decision trees.** The components may be a tree's leaves (:mod:`pricing.mixture.tree_tables`):
+each option then sees its own cumulative jumps ``J_ℓ(T)`` (``jumps`` ``[n, m]``) and each
+component's post-event variance is what its path accrued before the interval the expiry lies
+in plus the open segment's, ``a_ℓ + σ_ℓ²·s`` (``OptionBook.accrued_variances`` ``[n, m]``,
+``post_times`` then ``s``, the time into that interval; vega's ``∂v/∂σ`` likewise
+``2·(σ_pre·T_pre + b_ℓ + σ_ℓ·s)`` with ``accrued_vol_times`` ``b_ℓ``). A flat set accrues
+nothing: ``a = b = 0`` and ``s = T − T_e``, today's expression exactly.
 The kernel is one fused, compiled loop over option × scenario elements (numba, parallel
 over options): a numpy expression of the same maths spends most of its time allocating and
 re-reading ``[n, m]`` temporaries (measured 200 ns per element against the compiled loop's
@@ -69,7 +77,11 @@ class OptionBook:
             only column 0 is read).
         pre_times: ``min(T, T_e)`` in years (vol time before the event).
         post_times: ``max(T − T_e, 0)`` in years (vol time after the event); 0 means the
-            option expires on or before the event and ignores the scenarios.
+            option expires on or before the event and ignores the scenarios. Under a tree,
+            the time since the start of the expiry's interval between decision dates.
+        accrued_variances, accrued_vol_times: ``[n, m]`` under a tree, each component's
+            ``Σ σ²·length`` and ``Σ σ·length`` accrued after the first decision before the
+            expiry's interval (:mod:`pricing.mixture.tree_tables`); None (zeros) for a flat set.
     """
 
     payoffs: np.ndarray
@@ -82,13 +94,17 @@ class OptionBook:
     pre_vols: np.ndarray
     pre_times: np.ndarray
     post_times: np.ndarray
+    accrued_variances: np.ndarray | None = None
+    accrued_vol_times: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class ScenarioMix:
     """Scenario arrays of shape ``[m]``: weights (sum 1), jump ratios (> 0), vols.
 
-    ``vols`` may also be ``[n, m]``: each scenario's smile read at each option's strike.
+    ``vols`` may also be ``[n, m]``: each scenario's smile read at each option's strike (or,
+    under a tree, each leaf's open segment's vol). ``jumps`` may be ``[n, m]``: under a tree,
+    each leaf's cumulative jump as of each option's expiry.
     """
 
     weights: np.ndarray
@@ -134,7 +150,10 @@ def option_mixture(
     weights,
     jumps,
     log_jumps,
+    jump_row,
     vols,
+    vol_row,
+    accrued,
     price,
     delta,
     gamma_out,
@@ -148,9 +167,12 @@ def option_mixture(
 ):
     """Option ``i`` of the kernel's arrays: its price, Greeks and per-scenario values written
     to the outputs (the body of :func:`_kernel_body`'s loop; also called by the book
-    valuation of :mod:`pricing.fx.book`, which reads its own inputs per option)."""
+    valuation of :mod:`pricing.fx.book`, which reads its own inputs per option).
+
+    ``jumps``/``log_jumps`` ``[R, m]`` and ``accrued`` ``[2, R, m]`` (accrued variances,
+    accrued vol-times) are read in row ``jump_row``, ``vols`` ``[R', m]`` in row ``vol_row``;
+    ``post_times[i]`` is the time into the open segment (``T − T_e`` for a flat set)."""
     m = weights.shape[0]
-    row_stride = 1 if vols.shape[0] > 1 else 0
     pre_stride = 1 if pre_vols.shape[1] > 1 else 0  # [n, 1]: one pre-event vol per option
     f0 = forwards[i]
     k = strikes[i]
@@ -176,12 +198,12 @@ def option_mixture(
     m_eff = m if after else 1
     for j in range(m_eff):
         pre = pre_vols[i, j * pre_stride]
-        if after:
-            sig = vols[i * row_stride, j]
-            jump = jumps[j]
-            v = pre * pre * pre_times[i] + sig * sig * post_times[i]
-            dv_dsig = 2.0 * (pre * pre_times[i] + sig * post_times[i])
-            x = log_fk + log_jumps[j]
+        if after:  # a flat set accrues 0.0: the same arithmetic, bit for bit
+            sig = vols[vol_row, j]
+            jump = jumps[jump_row, j]
+            v = pre * pre * pre_times[i] + (accrued[0, jump_row, j] + sig * sig * post_times[i])
+            dv_dsig = 2.0 * (pre * pre_times[i] + (accrued[1, jump_row, j] + sig * post_times[i]))
+            x = log_fk + log_jumps[jump_row, j]
             q = weights[j]
         else:
             jump = 1.0
@@ -241,6 +263,7 @@ def _kernel_body(
     jumps,
     log_jumps,
     vols,
+    accrued,
     price,
     delta,
     gamma_out,
@@ -252,11 +275,15 @@ def _kernel_body(
     d_jumps,
     spot,
 ):
+    # jumps/log_jumps/accrued [1, m] (one row for every option) or [n, m]; vols likewise
+    jump_stride = 1 if jumps.shape[0] > 1 else 0
+    vol_stride = 1 if vols.shape[0] > 1 else 0
     for i in nb.prange(forwards.shape[0]):
         option_mixture(
             i, payoffs, table, forwards, strikes, dfs, t_del, r_d, r_f, pre_vols, pre_times,
-            post_times, weights, jumps, log_jumps, vols, price, delta, gamma_out, vega, theta,
-            rho_d, rho_f, scen_values, d_jumps, spot,
+            post_times, weights, jumps, log_jumps, i * jump_stride, vols, i * vol_stride,
+            accrued, price, delta, gamma_out, vega, theta, rho_d, rho_f, scen_values, d_jumps,
+            spot,
         )  # fmt: skip
 
 
@@ -285,8 +312,9 @@ def mixture_greeks(*, book: OptionBook, mix: ScenarioMix, spot: float) -> Mixtur
     """Mixture price, Greeks and per-scenario values for every option of ``book``.
 
     Args:
-        book: option arrays ``[n]`` (``pre_vols`` may be ``[n, m]``).
-        mix: scenario arrays ``[m]`` (``vols`` may be ``[n, m]``).
+        book: option arrays ``[n]`` (``pre_vols`` may be ``[n, m]``; a tree's accrued
+            variances and vol-times ``[n, m]``).
+        mix: scenario arrays ``[m]`` (``vols`` and ``jumps`` may be ``[n, m]``).
         spot: S0, JPY per USD (for value on the valuation date).
 
     Returns:
@@ -312,16 +340,21 @@ def mixture_greeks(*, book: OptionBook, mix: ScenarioMix, spot: float) -> Mixtur
             book.pre_times,
             book.post_times,
             mix.weights,
-            mix.jumps,
-            np.log(mix.jumps),
         )
     ]
+    jumps = np.ascontiguousarray(np.atleast_2d(np.asarray(mix.jumps, dtype=float)))
+    logs = np.log(jumps)
+    accrued = np.zeros((2, *jumps.shape))
+    for row, values in enumerate((book.accrued_variances, book.accrued_vol_times)):
+        if values is not None:
+            accrued[row] = values
     kernel = _kernel_parallel if n >= PARALLEL_THRESHOLD else _kernel_serial
     codes = np.ascontiguousarray(book.payoffs, dtype=np.int64)
-    forwards, strikes, dfs, t_del, r_d, r_f, pre_times, post_times, weights, jumps, logs = f64
+    forwards, strikes, dfs, t_del, r_d, r_f, pre_times, post_times, weights = f64
     kernel(
         codes, PAYOFF_TABLE, forwards, strikes, dfs, t_del, r_d, r_f, pre_vols, pre_times,
-        post_times, weights, jumps, logs, vols, *outs, scen_values, d_jumps, float(spot),
+        post_times, weights, jumps, logs, vols, accrued, *outs, scen_values, d_jumps,
+        float(spot),
     )  # fmt: skip
     price, delta, gamma, vega, theta, rho_jpy, rho_usd = outs
     return MixtureResult(

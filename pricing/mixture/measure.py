@@ -14,10 +14,16 @@ Under the pricing measure the mixture forward must equal the market forward:
 
 Each result carries ``dq/dJ`` and ``dJ_eff/dJ`` so that sensitivities to the post-event
 levels include the re-solved measure (implicit differentiation of the tilt constraint).
+
+A decision tree (:mod:`pricing.mixture.tree`) is adjusted node by node; its
+:class:`MeasureFit` is over the tree's leaves (weights ``Π q``, cumulative effective jumps
+``Π J_eff``) with the derivatives taken in each *branch*'s jump, and each node's own fit in
+:attr:`MeasureFit.nodes` (:class:`NodeFit`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -48,6 +54,15 @@ class MeasureFit:
         subjective_mismatch: ``Σ p_i J_i − 1`` before any adjustment.
         d_weights: ``∂q_i/∂J_k``, shape [m, m].
         d_jumps: ``∂J_eff,i/∂J_k``, shape [m, m].
+        nodes: None for a flat set. For a decision tree, one :class:`NodeFit` per node (the
+            tree's node order); the fields above are then over its ``L`` leaves and ``B``
+            branches: ``weights`` ``Π q`` and ``jumps`` ``Π J_eff`` along each path ``[L]``,
+            ``d_weights``/``d_jumps`` ``[L, B]`` their derivatives in each branch's given
+            jump ``J_b`` (through that node's re-solved measure; ``∂/∂L_b = ∂/∂J_b / S0``),
+            ``tilt`` the root's λ, ``forward_mismatch`` and ``subjective_mismatch`` the
+            leaves' ``Σ w J − 1`` (each node's own in :attr:`NodeFit.forward_mismatch`).
+        paths: a tree's ``[L, D]`` branch (flat index into the branches, node by node) at each
+            decision level of each leaf, ``-1`` past the leaf; None for a flat set.
     """
 
     measure: Measure
@@ -58,6 +73,51 @@ class MeasureFit:
     subjective_mismatch: float
     d_weights: np.ndarray
     d_jumps: np.ndarray
+    nodes: tuple[NodeFit, ...] | None = None
+    paths: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class NodeFit:
+    """The pricing measure at one decision node of a tree.
+
+    Attributes:
+        id: the node's id.
+        date: its decision date.
+        time: years ACT/365F from the valuation date to ``date``.
+        branch_names: ``[b_k]`` the node's branches, in order.
+        branches: ``[b_k]`` their flat indices among the tree's branches (int).
+        fit: the node's own measure over its branches (:func:`risk_neutral`): ``weights`` q
+            and ``jumps`` J_eff per branch, ``tilt`` λ, ``forward_mismatch`` ``Σ q J − 1``,
+            ``d_weights``/``d_jumps`` ``[b_k, b_k]`` in the node's own given jumps.
+    """
+
+    id: str
+    date: dt.date
+    time: float
+    branch_names: tuple[str, ...]
+    branches: np.ndarray
+    fit: MeasureFit
+
+    @property
+    def tilt(self) -> float | None:
+        """λ at this node (None unless tilted)."""
+        return self.fit.tilt
+
+    @property
+    def forward_mismatch(self) -> float:
+        """``Σ_b q_b J_eff,b − 1`` at this node (~1e-16 unless ``none``)."""
+        return self.fit.forward_mismatch
+
+    @property
+    def weights(self) -> np.ndarray:
+        """q per branch, given the node is reached (sum 1)."""
+        return self.fit.weights
+
+    @property
+    def jumps(self) -> np.ndarray:
+        """Effective jump ratio per branch."""
+        return self.fit.jumps
 
 
 def _tilted(probabilities: np.ndarray, log_jumps: np.ndarray, lam: float) -> np.ndarray:

@@ -67,6 +67,7 @@ from scenarios.calibration.verdict import (
     jump_variance,
     least_jump_variance,
 )
+from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.fx.valuation import fit_measure
 from scenarios.market import MarketSnapshot
@@ -192,8 +193,9 @@ def calibrate(
     if mode.fits_probabilities and not (np.any(given == spot) or given.min() < spot < given.max()):
         raise _no_weights(f"levels span [{given.min():g}, {given.max():g}]", spot)
     _check_something_to_fit(mode, settings, scenario_set, given / spot)
-    strip = market.event_strip((model.event_time,))
-    event_variance = float(strip.event_variances[0])
+    decisions = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    strip = market.event_strip(decisions)
+    event_variance = float(strip.event_variances.sum())
     levels, scales = given, np.ones(given.size)
     outer = None
     try:

@@ -9,10 +9,20 @@ curve's total variance to the event. With a market surface or scenario smiles th
 read at each strike (:mod:`scenarios.vol.model`: ``σ_pre(K)``, ``σ_i(K)``) and digitals add
 the smile's slope (:mod:`pricing.mixture.digital_slope`); Greeks then hold the vol at each strike
 fixed (sticky strike), and so does ``∂price/∂L_i``.
+
+**Decision trees.** A set carrying a tree (:mod:`scenarios.tree`) is priced by the same path:
+its measure is solved node by node (:func:`fit_measure`, each node's λ and mismatch in
+``fit.nodes``), its components are its leaves, each option sees the leaves' cumulative jumps
+``J_ℓ(T)`` and piecewise variances as of its expiry (:mod:`pricing.mixture.tree_tables`: a
+node dated on or after the expiry is not part of it), and ``∂price/∂L_b`` is per branch
+(``L_b = S0·J_b``, named ``<node id>/<branch name>`` in :attr:`BookValuation.level_names`),
+through that node's re-solved measure. A flat set is the tree of one node: the same tables
+and loop, today's figures bit for bit.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,12 +41,14 @@ from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_vol
 from pricing.mixture.digital_slope import add_results, digital_slope_terms
 from pricing.mixture.european import MixtureResult, OptionBook, ScenarioMix, mixture_greeks
 from pricing.mixture.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
+from pricing.mixture.tree_tables import JumpTables, interval_rows, jump_tables
 from scenarios import checks
 from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.fx.instruments import FxOption
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
+from scenarios.tree import DecisionTree, branch_names, tree_measure_fit
 from scenarios.vol.model import VolModel, build_vol_model
 
 # membership by table look-up (``np.isin`` costs ~50 µs on a one-option book)
@@ -65,12 +77,18 @@ class BookValuation:
     """Arrays over the book's ``n`` options and the set's ``m`` scenarios.
 
     Attributes:
-        fit: the pricing measure (q, effective jumps, λ, forward mismatch).
-        scenario_names: ``[m]`` names in the set's order.
+        fit: the pricing measure (q, effective jumps, λ, forward mismatch; a tree's per
+            node in ``fit.nodes``).
+        scenario_names: ``[m]`` names in the set's order (a tree's leaves).
         forwards: market forwards to delivery [n], JPY per USD.
-        after_event: [n] True where the expiry is after the event date.
-        greeks: mixture price and Greeks (JPY per unit of notional).
-        d_levels: ``∂price/∂L_k`` [n, m], through the re-solved measure.
+        after_event: [n] True where the expiry is after the event date (a tree's root).
+        greeks: mixture price and Greeks (JPY per unit of notional); ``scenario_values`` and
+            ``d_jumps`` per scenario (a tree's leaf, as of each expiry) ``[n, m]``.
+        d_levels: ``∂price/∂L_k`` ``[n, len(level_names)]``, through the re-solved measure,
+            JPY per unit of notional per JPY of level (0 before the event).
+        level_names: the levels ``d_levels`` is taken in: ``scenario_names`` for a flat set;
+            a tree's branches, ``<node id>/<branch name>`` (``L_b = S0·J_b``, a branch
+            given as a jump too), node by node.
         implied_vols: [n] mixture Black vol for vanillas (0 where not available).
         implied_ok: [n] True where the implied vol converged.
         implied_status: [n] status codes of :mod:`pricing.fx.implied_vol`.
@@ -85,11 +103,31 @@ class BookValuation:
     implied_vols: np.ndarray
     implied_ok: np.ndarray
     implied_status: np.ndarray
+    level_names: tuple[str, ...] = ()
+
+
+def level_names(scenario_set: ScenarioSet) -> tuple[str, ...]:
+    """The levels ``∂price/∂L`` is taken in: the scenarios, or a tree's branches."""
+    if scenario_set.tree is not None:
+        return branch_names(scenario_set.tree)
+    return tuple(s.name for s in scenario_set.scenarios)
 
 
 def fit_measure(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Measure) -> MeasureFit:
-    """The pricing measure of ``scenario_set`` on ``market``; 422-kind error if none exists."""
+    """The pricing measure of ``scenario_set`` on ``market``; 422-kind error if none exists.
+
+    A tree set's is solved node by node (:func:`scenarios.tree.tree_measure_fit`): over its
+    leaves, with ``nodes`` and ``paths``; a node the tilt cannot make a martingale is named
+    ``scenario_set.tree.nodes[i].branches`` (kind ``no_measure``).
+    """
     scenario_set.check_against(market.valuation_date, market.spot)
+    if scenario_set.tree is not None:
+        try:
+            return _cached_tree_fit(
+                scenario_set.tree, market.valuation_date, market.spot, Measure(measure)
+            )
+        except DomainError as exc:
+            raise exc.prefixed("scenario_set.tree") from None
     probabilities = tuple(s.probability for s in scenario_set.scenarios)
     levels = tuple(s.level for s in scenario_set.scenarios)
     try:
@@ -105,6 +143,14 @@ def fit_measure(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Meas
             f"add a scenario on the other side, or use measure 'scale' or 'none'",
             ErrorKind.NO_MEASURE,
         ) from exc
+
+
+@lru_cache(maxsize=128)
+def _cached_tree_fit(
+    tree: DecisionTree, valuation_date: dt.date, spot: float, measure: Measure
+) -> MeasureFit:
+    """A tree's measure, once per (tree, valuation date, spot, choice)."""
+    return tree_measure_fit(tree, valuation_date=valuation_date, spot=spot, measure=measure)
 
 
 @lru_cache(maxsize=256)
@@ -141,7 +187,10 @@ def price_options(
 ) -> PricedOptions:
     """Price options given as arrays ``[n]``: expiry and delivery times (years ACT/365F),
     strikes (JPY per USD) and :class:`pricing.fx.black.Payoff` codes, under ``fit``'s weights
-    and jumps with ``model``'s vols; digitals include the smile's slope."""
+    and jumps with ``model``'s vols; digitals include the smile's slope.
+
+    A tree's fit (``fit.nodes``, with ``model.tree``) prices each option on its leaves'
+    cumulative jumps and piecewise variances as of its expiry (:func:`tree_jump_tables`)."""
     t_exp, t_del = np.asarray(expiries, dtype=float), np.asarray(deliveries, dtype=float)
     strikes = np.asarray(strikes, dtype=float)
     payoffs = np.asarray(payoffs)
@@ -149,7 +198,11 @@ def price_options(
     r_f = market.usd_curve.zero_rates_at(t_del)
     forwards = market.spot * np.exp((r_d - r_f) * t_del)
     dfs = np.exp(-r_d * t_del)
-    vols = model.inputs(expiries=t_exp, forwards=forwards, strikes=strikes, jumps=fit.jumps)
+    jumps = fit.jumps
+    if fit.nodes is not None:  # each leaf's cumulative jump as of each expiry [n, L]
+        tables = tree_jump_tables(fit, model, derivatives=False)
+        jumps = tables.jumps[interval_rows(model.decision_times, t_exp)]
+    vols = model.inputs(expiries=t_exp, forwards=forwards, strikes=strikes, jumps=jumps)
     book = OptionBook(
         payoffs=payoffs,
         strikes=strikes,
@@ -161,8 +214,10 @@ def price_options(
         pre_vols=vols.pre_vols,  # [n], or [n, m] read per component off the market's smile
         pre_times=vols.pre_times,
         post_times=vols.post_times,
+        accrued_variances=vols.accrued_variances,
+        accrued_vol_times=vols.accrued_vol_times,
     )
-    mix = ScenarioMix(weights=fit.weights, jumps=fit.jumps, vols=vols.vols)
+    mix = ScenarioMix(weights=fit.weights, jumps=jumps, vols=vols.vols)
     greeks = mixture_greeks(book=book, mix=mix, spot=market.spot)
     if vols.has_slopes and _IS_DIGITAL[payoffs].any():
         slope_terms = digital_slope_terms(
@@ -175,6 +230,16 @@ def price_options(
         )
         greeks = add_results(greeks, slope_terms)
     return PricedOptions(greeks, forwards, dfs, vols.post_times > 0.0, vols.valid)
+
+
+def tree_jump_tables(fit: MeasureFit, model: VolModel, *, derivatives: bool = True) -> JumpTables:
+    """A tree fit's jump tables per interval between its node dates
+    (:func:`pricing.mixture.tree_tables.jump_tables`; ``derivatives`` False leaves
+    ``d_jumps`` zeros), checked against ``model.tree``'s."""
+    tables = jump_tables(fit, model.event_time, derivatives=derivatives)
+    if model.tree is None or not np.array_equal(tables.times, model.tree.times):
+        raise ValueError("the fit's decision dates are not the vol model's")
+    return tables
 
 
 def value_book(
@@ -266,7 +331,13 @@ def value_book_stepwise(
     greeks, forwards, dfs = priced.greeks, priced.forwards, priced.discount_factors
     after = priced.after_event
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite figure is refused below
-        d_levels = greeks.scenario_values @ fit.d_weights + greeks.d_jumps @ fit.d_jumps
+        if fit.nodes is None:
+            d_levels = greeks.scenario_values @ fit.d_weights + greeks.d_jumps @ fit.d_jumps
+        else:  # ∂J_ℓ(T)/∂J_b of each option's interval
+            rows = interval_rows(model.decision_times, t_exp)
+            d_jump_fit = tree_jump_tables(fit, model).d_jumps[rows]  # [n, L, B]
+            d_levels = greeks.scenario_values @ fit.d_weights
+            d_levels += np.einsum("nl,nlb->nb", greeks.d_jumps, d_jump_fit)
         d_levels /= market.spot
     d_levels[~after] = 0.0
     vanilla = _IS_VANILLA[payoffs]
@@ -296,6 +367,7 @@ def value_book_stepwise(
         implied_vols=implied_vols,
         implied_ok=implied_ok,
         implied_status=implied_status,
+        level_names=level_names(scenario_set),
     )
 
 
@@ -303,9 +375,21 @@ def value_book_stepwise(
 def book_tables(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Measure) -> BookTables:
     """``market``, the measure and the post-event vols (flat, or each scenario's surface
     stacked by :func:`pricing.fx.book.post_event_tables`) packed for
-    :func:`pricing.fx.book.value_fx_book`, once per (market, set, measure)."""
+    :func:`pricing.fx.book.value_fx_book`, once per (market, set, measure); a tree's leaves
+    per interval between its node dates (:mod:`pricing.mixture.tree_tables`)."""
     fit = fit_measure(market, scenario_set, measure)
     model = build_vol_model(market, scenario_set)
+    tree: dict[str, object] = {}
+    if fit.nodes is not None and model.tree is not None:
+        jumps = tree_jump_tables(fit, model)
+        tree = {
+            "node_times": jumps.times,
+            "interval_jumps": jumps.jumps,
+            "interval_d_jumps": jumps.d_jumps,
+            "interval_vols": model.tree.vols,
+            "accrued_variances": model.tree.variances,
+            "accrued_vol_times": model.tree.vol_times,
+        }
     surface = model.market_surface
     table, events = surface.tables if surface is not None else (np.empty((0, 7)), np.empty((0, 2)))
     post_surfaces, post_events, post_pillars, post_event_counts = post_event_tables(
@@ -338,6 +422,7 @@ def book_tables(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Meas
         post_event_counts=post_event_counts,
         post_scales=np.array([s.scale for s in model.smiles] if post_pillars.size else []),
         post_fallback_vols=np.array([s.vol for s in model.smiles] if post_pillars.size else []),
+        **tree,
     )
 
 
@@ -378,6 +463,7 @@ def _fused_valuation(
         implied_vols=c[14],
         implied_ok=result.implied_ok,
         implied_status=status,
+        level_names=level_names(scenario_set),
     )
 
 

@@ -276,8 +276,10 @@ def consistency_report(
     Cached per (market, set, measure): a repeated request costs a dict look-up."""
     event = scenario_set.event_date
     event_time = year_fraction(market.valuation_date, event)
-    strip = market.event_strip((event_time,))
-    market_variance = float(strip.event_variances[0])
+    # every decision's variance (a tree's later nodes too): what the leaves' jumps carry
+    decisions = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    strip = market.event_strip(decisions)
+    market_variance = float(strip.event_variances.sum())
     pillars = _post_event_pillars(market, event)
     times = [year_fraction(market.valuation_date, p.expiry) for p in pillars]
     fit: MeasureFit | None = None

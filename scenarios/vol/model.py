@@ -31,6 +31,15 @@ scenario ``[n, m]`` (surface), ``vols[:, i] = √(w_i/τ)``, and the slopes ``d�
 digitals' slope term (:mod:`pricing.mixture.digital_slope`). Greeks hold the vols at each strike
 fixed (sticky strike).
 
+**Decision trees.** A tree set's components are its leaves (:mod:`scenarios.tree`): the
+diffusion runs to the root's date (``T_e``, the set's ``event_date``; the event stripped
+there), and a leaf's post-event variance is piecewise, each branch's vol from its node's date
+to the next node on the path: :attr:`VolModel.tree` holds it per interval between the node
+dates (:mod:`pricing.mixture.tree_tables`), and :meth:`VolModel.inputs` reads the row of each
+expiry's interval (``post_times`` then the time into that interval, the accrued variances
+beside). The pre-event smile is read at ``K/J_ℓ(T)``, the leaf's cumulative jump as of the
+expiry. Branches hold flat vols: a tree set with a scenario smile is refused.
+
 A scenario smile given as quotes has tenors counted from the event date, fitted with the USD
 discount factors from the event to each delivery; one given as a shift moves every pillar
 of the market's surface (its tenors then read as post-event tenors), or of the flat ATM curve
@@ -45,6 +54,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from pricing.mixture.tree_tables import VolTables, interval_rows, segment_times, vol_tables
 from pricing.vol.quotes import SmileConventions
 from pricing.vol.surface import VolSurface, build_surface
 from scenarios.dates import year_fraction
@@ -86,13 +96,17 @@ class VolInputs:
     """Kernel vol inputs for ``n`` options and ``m`` scenarios.
 
     Attributes:
-        pre_times, post_times: ``min(T, T_e)`` and ``max(T − T_e, 0)`` ``[n]``.
+        pre_times, post_times: ``min(T, T_e)`` and ``max(T − T_e, 0)`` ``[n]`` (a tree's
+            ``post_times``: the time into the expiry's interval between node dates).
         pre_vols, pre_vol_slopes: ``σ_pre`` and ``dσ_pre/dK`` at each strike, ``[n]`` (flat
             ATM curve) or per component ``[n, m]`` (market surface).
         vols: post-event vols, ``[m]`` (all flat) or ``[n, m]`` (at each strike).
         vol_slopes: ``dσ_i/dK`` ``[n, m]``, or None when every scenario is flat.
         valid: ``[n]`` False where a surface gives no positive variance (calendar
             arbitrage of the quotes); the vols there are placeholders.
+        accrued_variances, accrued_vol_times: a tree's ``[n, L]`` ``Σ σ²·length`` and
+            ``Σ σ·length`` each leaf accrued after the root before the expiry's interval
+            (``vols`` then ``[n, L]``, the open segment's); None for a flat set.
     """
 
     pre_times: np.ndarray
@@ -102,6 +116,8 @@ class VolInputs:
     vols: np.ndarray
     vol_slopes: np.ndarray | None
     valid: np.ndarray
+    accrued_variances: np.ndarray | None = None
+    accrued_vol_times: np.ndarray | None = None
 
     @property
     def has_slopes(self) -> bool:
@@ -111,31 +127,42 @@ class VolInputs:
 
 @dataclass(frozen=True)
 class VolModel:
-    """The market's pre-event vols and each scenario's post-event smile."""
+    """The market's pre-event vols and each scenario's post-event smile (a tree's leaves:
+    ``tree``, their piecewise vols per interval between node dates, each leaf's smile its
+    last branch's flat vol)."""
 
     event_time: float
     atm_vols: AtmVolCurve
     market_surface: VolSurface | None
     smiles: tuple[PostEventSmile, ...]
     diffusion_atm: AtmVolCurve | None = None  # the ATM curve less the event; atm_vols if None
+    tree: VolTables | None = None
 
     @property
     def pre_atm(self) -> AtmVolCurve:
         """The ATM curve the diffusion reads before the event (the event's variance out)."""
         return self.diffusion_atm if self.diffusion_atm is not None else self.atm_vols
 
+    @property
+    def decision_times(self) -> np.ndarray:
+        """``[d]`` the distinct decision times (years, sorted): a tree's node times, or the
+        event's alone."""
+        return self.tree.times if self.tree is not None else np.array([self.event_time])
+
     @cached_property
     def has_scenario_smiles(self) -> bool:
         return any(s.surface is not None for s in self.smiles)
 
     def rescaled(self, factors: np.ndarray) -> VolModel:
-        """The same model with scenario ``i``'s post-event vols multiplied by ``factors[i]``."""
+        """The same model with scenario ``i``'s post-event vols multiplied by ``factors[i]``
+        (a tree's leaf ``i``: every vol of its path after the root)."""
         smiles = tuple(
             PostEventSmile(s.source, s.vol, s.surface, s.scale * float(f))
             for s, f in zip(self.smiles, factors, strict=True)
         )
+        tree = None if self.tree is None else self.tree.scaled(np.asarray(factors, dtype=float))
         return VolModel(
-            self.event_time, self.atm_vols, self.market_surface, smiles, self.diffusion_atm
+            self.event_time, self.atm_vols, self.market_surface, smiles, self.diffusion_atm, tree
         )
 
     def market_variance(self, *, times: np.ndarray, log_moneyness: np.ndarray) -> Triple:
@@ -193,25 +220,41 @@ class VolModel:
         strikes: np.ndarray,
         jumps: np.ndarray,
     ) -> VolInputs:
-        """Vols and slopes at each option's strike (``[n]`` arrays; ``jumps`` ``[m]``)."""
+        """Vols and slopes at each option's strike (``[n]`` arrays; ``jumps`` ``[m]``, or a
+        tree's ``[n, L]``: each leaf's cumulative jump as of each expiry)."""
         t = np.asarray(expiries, dtype=float)
         pre_t = np.minimum(t, self.event_time)
         post_t = np.maximum(t - self.event_time, 0.0)
         n = t.shape[0]
         valid = np.ones(n, dtype=bool)
         after = post_t > 0
+        jumps = np.asarray(jumps, dtype=float)
         if self.market_surface is None:
             pre_vols = np.sqrt(self.pre_atm.total_variance(pre_t) / pre_t)
             pre_slopes = np.zeros(n)
         else:
             # the pre-event smile at K/J_i after the event, at K before it
-            shifted = forwards[:, None] * np.where(after[:, None], jumps[None, :], 1.0)
+            per_option = jumps if jumps.ndim == 2 else jumps[None, :]
+            shifted = forwards[:, None] * np.where(after[:, None], per_option, 1.0)
             pre = self.market_surface.vols(
                 expiries=pre_t[:, None], strikes=strikes[:, None], forwards=shifted
             )
             valid &= pre.valid.all(axis=1)
             pre_vols = np.where(pre.valid, pre.vols, 1.0)
             pre_slopes = np.where(pre.valid, pre.vol_slopes, 0.0)
+        if self.tree is not None:  # each leaf's row of its expiry's interval
+            rows = interval_rows(self.tree.times, t)
+            return VolInputs(
+                pre_t,
+                segment_times(self.tree.times, t),
+                pre_vols,
+                pre_slopes,
+                self.tree.vols[rows],
+                None,
+                valid,
+                self.tree.variances[rows],
+                self.tree.vol_times[rows],
+            )
         flat = np.array([s.vol * s.scale for s in self.smiles])
         if not self.has_scenario_smiles:
             return VolInputs(pre_t, post_t, pre_vols, pre_slopes, flat, None, valid)
@@ -234,9 +277,23 @@ def build_vol_model(market: MarketSnapshot, scenario_set: ScenarioSet) -> VolMod
 
     Raises:
         DomainError: a scenario smile no SVI slice matches, named under
-            ``scenario_set.scenarios[i].smile``.
+            ``scenario_set.scenarios[i].smile``; a smile on a tree set's leaf (not
+            supported: branches hold flat vols); a tree the market refuses
+            (:meth:`scenarios.scenario.ScenarioSet.check_against`).
     """
     event_time = year_fraction(market.valuation_date, scenario_set.event_date)
+    # every decision's variance out of the quotes (a tree's later nodes too)
+    decisions = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    tree = None
+    if scenario_set.tree is not None:
+        for i, scenario in enumerate(scenario_set.scenarios):
+            if scenario.smile is not None:
+                raise DomainError.field(
+                    f"scenario_set.scenarios[{i}].smile",
+                    "is not supported under a decision tree: each branch holds a flat vol "
+                    "(scenario_set.tree.nodes[i].branches[j].vol)",
+                )
+        tree = _tree_vols(market, scenario_set)
     smiles = tuple(
         _post_event(market, scenario_set, i, scenario)
         for i, scenario in enumerate(scenario_set.scenarios)
@@ -244,9 +301,28 @@ def build_vol_model(market: MarketSnapshot, scenario_set: ScenarioSet) -> VolMod
     return VolModel(
         event_time,
         market.atm_vols,
-        market.vol_surface(event_time),
+        market.vol_surface(decisions),
         smiles,
-        market.diffusion_atm((event_time,)),
+        market.diffusion_atm(decisions),
+        tree,
+    )
+
+
+def _tree_vols(market: MarketSnapshot, scenario_set: ScenarioSet) -> VolTables:
+    """A tree set's leaf vols per interval between its node dates (leaf ``ℓ`` is
+    ``scenario_set.scenarios[ℓ]``: both depth first in branch order)."""
+    tree = scenario_set.tree
+    assert tree is not None
+    scenario_set.check_against(market.valuation_date, market.spot)
+    inputs = tree.inputs(valuation_date=market.valuation_date, spot=market.spot)
+    shape = inputs.shape
+    if shape.paths.shape[0] != len(scenario_set.scenarios):
+        raise ValueError("the tree's leaves are not the set's scenarios")
+    return vol_tables(
+        times=np.unique(shape.node_times),
+        paths=shape.paths,
+        path_times=shape.path_times,
+        branch_vols=inputs.vols,
     )
 
 

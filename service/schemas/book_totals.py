@@ -81,7 +81,8 @@ class TotalsRead(Schema):
         description="∂value/∂q_i, reporting currency (converted at the mixture's rate)."
     )
     dvalue_dlevel: dict[str, float] = Field(
-        description="∂value/∂L_i through the re-solved measure, JPY per JPY of level (FX lines)."
+        description="∂value/∂L_i through the re-solved measure, JPY per JPY of level (FX "
+        "lines): per scenario, or for a tree per branch ('<node id>/<branch name>')."
     )
     greeks: TotalGreeks
 
@@ -107,7 +108,7 @@ def _named(names: tuple[str, ...], values: np.ndarray) -> dict[str, float | None
     }
 
 
-def _totals_json(t: Totals, names: tuple[str, ...]) -> dict[str, Any]:
+def _totals_json(t: Totals, names: tuple[str, ...], level_names: tuple[str, ...]) -> dict[str, Any]:
     return {
         "lines": t.lines,
         "lines_with_greeks": t.lines_with_greeks,
@@ -119,7 +120,7 @@ def _totals_json(t: Totals, names: tuple[str, ...]) -> dict[str, Any]:
         },
         "scenario_pnl": _named(names, t.scenario_pnl),
         "dvalue_dq": _named(names, t.dvalue_dq),
-        "dvalue_dlevel": dict(zip(names, t.dvalue_dlevel.tolist(), strict=True)),
+        "dvalue_dlevel": dict(zip(level_names, t.dvalue_dlevel.tolist(), strict=True)),
         "greeks": t.greeks,
     }
 
@@ -158,6 +159,7 @@ def valued_rows(book: MixedBook, valuation: MixedValuation, risk_fx: np.ndarray 
     n, m = valuation.scenario_values.shape
     fx = valuation.fx
     k = len(SUMMED_GREEKS)
+    b = fx.d_levels.shape[1] if fx is not None else m  # ∂/∂L columns: scenarios or branches
     if fx is not None and risk_fx is not None:
         rows = book.option_rows
         signs = np.ones(len(rows)) if book.signs is None else book.signs[list(rows)]
@@ -167,7 +169,7 @@ def valued_rows(book: MixedBook, valuation: MixedValuation, risk_fx: np.ndarray 
         placed = fx_columns  # an FX-only book: its lines in request order
         has = np.ones(n, dtype=bool)
     else:
-        placed = np.zeros((n, m + k))
+        placed = np.zeros((n, b + k))
         has = np.zeros(n, dtype=bool)
         if fx is not None and risk_fx is not None:
             placed[list(book.option_rows)] = fx_columns
@@ -206,19 +208,23 @@ def totals_json(
     tags: tuple[dict[str, str], ...],
     group_by: list[str],
     fx_sums: np.ndarray | None = None,
+    level_names: tuple[str, ...] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The response's ``totals`` and ``groups`` as plain JSON types. ``fx_sums``: the column
     sums of a book of FX lines only (:func:`fx_position_risk`), which are its totals; the
     rows (``build_rows``) are then built only for groups."""
     rows = None if fx_sums is not None and not group_by else build_rows()
+    levels = names if level_names is None else level_names
     if fx_sums is not None:
         lines = len(tags)
-        book = totals_from_sums(np.stack([fx_sums, np.zeros_like(fx_sums)]), lines, lines, conv)
+        book = totals_from_sums(
+            np.stack([fx_sums, np.zeros_like(fx_sums)]), lines, lines, conv, len(names)
+        )
     else:
         assert rows is not None
         book = book_totals(rows, conv)
     totals = {
-        **_totals_json(book, names),
+        **_totals_json(book, names, levels),
         "reporting_currency": conv.reporting.value,
         "mixture_rate": conv.mixture_rate,
         "scenario_rates": dict(zip(names, conv.scenario_rates.tolist(), strict=True)),
@@ -227,7 +233,7 @@ def totals_json(
         []
         if rows is None
         else [
-            {"tag": key, "value_of_tag": value, **_totals_json(t, names)}
+            {"tag": key, "value_of_tag": value, **_totals_json(t, names, levels)}
             for key, value, t in group_totals(rows, conv, tags, group_by)
         ]
     )

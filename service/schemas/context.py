@@ -15,8 +15,7 @@ from pydantic import Field
 from scenarios.catalog import CatalogEntry, builtin_entry
 from scenarios.errors import DomainError
 from scenarios.market import Diffusion, MarketSnapshot
-from scenarios.scenario import ScenarioSet
-from scenarios.tree import tree_scenario_set
+from scenarios.scenario import ScenarioSet, tree_scenario_set
 from service.schemas.common import Choice, under
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET

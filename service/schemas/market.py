@@ -12,8 +12,8 @@ from scenarios import checks
 from scenarios.dates import pillar_date
 from scenarios.errors import DomainError
 from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
-from scenarios.scenario import Scenario, ScenarioSet
-from scenarios.tree import MAX_DEPTH, MAX_LEAVES, DecisionTree, tree_scenario_set
+from scenarios.scenario import Scenario, ScenarioSet, tree_scenario_set
+from scenarios.tree import MAX_DEPTH, MAX_LEAVES, DecisionTree
 from scenarios.vol.smiles import MarketSurface
 from service.schemas.common import Choice, Date, FiniteFloat, PositiveFloat, Schema, under
 from service.schemas.smiles import (

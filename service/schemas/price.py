@@ -369,7 +369,9 @@ class InstrumentResult(Schema):
         description="Price in each scenario (= ∂price/∂q_i), JPY per unit of notional."
     )
     dprice_dlevel: dict[str, float] = Field(
-        description="∂price/∂L_i per JPY of post-event level, through the re-solved measure."
+        description="∂price/∂L_i per JPY of post-event level, through the re-solved measure: "
+        "per scenario, or for a tree per branch ('<node id>/<branch name>', L = S0·J of that "
+        "decision alone)."
     )
     implied_vol: float | None = Field(description="Black vol of the mixture price (vanillas).")
     implied_vol_status: str = Field(
@@ -625,7 +627,8 @@ def _fx_rows(
               zip(*(getattr(g, k).tolist() for k in _GREEKS), strict=True)]  # fmt: skip
     positions = [dict(zip(DESK_GREEKS, row, strict=True)) for row in risk.tolist()]
     scenario_prices = [dict(zip(names, row, strict=True)) for row in g.scenario_values.tolist()]
-    d_levels = [dict(zip(names, row, strict=True)) for row in fx.d_levels.tolist()]
+    level_names = fx.level_names  # the scenarios of a flat set, a tree's branches
+    d_levels = [dict(zip(level_names, row, strict=True)) for row in fx.d_levels.tolist()]
     rows = job.book.option_rows
     values = (
         valuation.values[list(rows)].tolist()
@@ -809,6 +812,7 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
             job.tags,
             job.group_by,
             fx_sums if fx_only else None,
+            fx.level_names if fx is not None else None,
         )
     return {
         "scenario_set_id": job.scenario_set.id,

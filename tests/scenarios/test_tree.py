@@ -22,7 +22,7 @@ from pricing.mixture.european import ScenarioMix, mixture_greeks
 from pricing.mixture.measure import Measure, risk_neutral
 from pricing.mixture.tree import TreeMix, tree_price
 from scenarios.errors import DomainError, ErrorKind
-from scenarios.scenario import Scenario, ScenarioSet
+from scenarios.scenario import Scenario, ScenarioSet, one_node_tree
 from scenarios.tree import (
     MAX_DEPTH,
     MAX_LEAVES,
@@ -30,7 +30,6 @@ from scenarios.tree import (
     DecisionNode,
     DecisionTree,
     fit_tree_measure,
-    one_node_tree,
 )
 from tests.pricing.book import flat_book
 

@@ -60,8 +60,8 @@ from scenarios.paths.simulation import (
     simulate_paths,
 )
 from scenarios.paths.valuation import PricingMethod, value_path_book
-from scenarios.scenario import Scenario, ScenarioSet
-from scenarios.tree import DecisionTree, tree_scenario_set
+from scenarios.scenario import Scenario, ScenarioSet, tree_scenario_set
+from scenarios.tree import DecisionTree
 
 D = dt.date
 TODAY, ROOT, SECOND, HORIZON = D(2025, 6, 13), D(2025, 7, 9), D(2025, 8, 1), D(2025, 9, 12)
