@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
-from pricing.mixture.measure import Measure, MeasureFit
+from pricing.mixture.measure import Measure, MeasureFit, NodeFit
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import Schema
 
@@ -32,6 +33,22 @@ INLINE_SET_AND_MARKET: dict[str, Any] = {
 }
 
 
+class NodeMeasureRead(Schema):
+    """The pricing measure at one decision node of a tree."""
+
+    id: str
+    date: dt.date
+    tilt_lambda: float | None = Field(description="λ of this node's tilt, null for scale/none.")
+    forward_mismatch: float = Field(
+        description="Σ q·J − 1 over this node's branches (0 to rounding unless none)."
+    )
+    probabilities: dict[str, float] = Field(
+        description="Subjective p per branch, given the node is reached."
+    )
+    weights: dict[str, float] = Field(description="Pricing weights q per branch (sum 1).")
+    jump_ratios: dict[str, float] = Field(description="Jump ratios J priced with, per branch.")
+
+
 class MeasureRead(Schema):
     measure: Measure
     tilt_lambda: float | None = Field(description="λ of the tilt, null for scale/none.")
@@ -40,6 +57,12 @@ class MeasureRead(Schema):
     probabilities: dict[str, float] = Field(description="Subjective p by scenario.")
     weights: dict[str, float] = Field(description="Pricing weights q by scenario.")
     jump_ratios: dict[str, float] = Field(description="Jump ratios J priced with, by scenario.")
+    nodes: list[NodeMeasureRead] | None = Field(
+        default=None,
+        description="A tree's measure node by node (the martingale holds at each); the "
+        "scenario figures above are then the leaves' (q = Π q, J = Π J along the path; "
+        "tilt_lambda the root's). Null for a flat set.",
+    )
 
 
 class ScenarioPnl(Schema):
@@ -68,6 +91,22 @@ def measure_read(fit: MeasureFit, scenario_set: ScenarioSet) -> dict[str, Any]:
         "probabilities": {s.name: s.probability for s in scenario_set.scenarios},
         "weights": dict(zip(names, fit.weights.tolist(), strict=True)),
         "jump_ratios": dict(zip(names, fit.jumps.tolist(), strict=True)),
+        "nodes": None if fit.nodes is None else [_node_read(n, scenario_set) for n in fit.nodes],
+    }
+
+
+def _node_read(node: NodeFit, scenario_set: ScenarioSet) -> dict[str, Any]:
+    assert scenario_set.tree is not None
+    branches = scenario_set.tree.node(node.id).branches
+    names = list(node.branch_names)
+    return {
+        "id": node.id,
+        "date": node.date.isoformat(),
+        "tilt_lambda": node.tilt,
+        "forward_mismatch": node.forward_mismatch,
+        "probabilities": {b.name: b.probability for b in branches},
+        "weights": dict(zip(names, node.weights.tolist(), strict=True)),
+        "jump_ratios": dict(zip(names, node.jumps.tolist(), strict=True)),
     }
 
 

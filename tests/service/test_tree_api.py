@@ -164,3 +164,47 @@ def test_scenarios_and_tree_together_or_neither_is_a_422(client: TestClient) -> 
     assert [e["field"] for e in data["errors"]] == ["scenario_set"]
     data = post(client, {"scenario_set": {"name": "x"}, "instruments": LINES[:1]}, status=422)
     assert [e["field"] for e in data["errors"]] == ["scenario_set"]
+
+
+def test_the_measure_is_a_martingale_at_every_node_and_the_leaves_multiply_it(
+    client: TestClient,
+) -> None:
+    """Σ q·J = 1 at each node (DESIGN.md: the martingale at every node); a leaf's weight is
+    the product of its branches' q (the chain rule of probability)."""
+    data = post(client, {"scenario_set": TREE, "instruments": LINES[:1]})
+    nodes = {n["id"]: n for n in data["measure"]["nodes"]}
+    assert list(nodes) == ["deadline", "effective"]
+    for node in nodes.values():
+        total = math.fsum(q * node["jump_ratios"][b] for b, q in node["weights"].items())
+        assert total == pytest.approx(1.0, abs=1e-12)
+        assert math.fsum(node["weights"].values()) == pytest.approx(1.0, abs=1e-14)
+        assert node["probabilities"] == {
+            b["name"]: b["probability"]
+            for b in next(n for n in TREE["tree"]["nodes"] if n["id"] == node["id"])["branches"]
+        }
+    root, later = nodes["deadline"]["weights"], nodes["effective"]["weights"]
+    leaves = data["measure"]["weights"]
+    assert leaves["extension/late_deal"] == pytest.approx(
+        root["extension"] * later["late_deal"], rel=1e-14
+    )
+    assert leaves["no_deal"] == pytest.approx(root["no_deal"], rel=1e-14)
+    flat = post(client, {"scenario_set": FLAT, "instruments": LINES[:1]})
+    assert flat["measure"]["nodes"] is None
+
+
+def test_dprice_dlevel_of_a_tree_is_per_branch(client: TestClient) -> None:
+    """One entry per branch, '<node>/<branch>'; a line expiring between the nodes does not
+    move with the second node's levels (it is decided after the expiry)."""
+    data = post(client, {"scenario_set": TREE, "instruments": LINES[:2]})
+    between = data["results"][1]["dprice_dlevel"]  # 2025-07-25: after 07-09, before 08-01
+    assert set(between) == {
+        "deadline/deal",
+        "deadline/extension",
+        "deadline/no_deal",
+        "effective/late_deal",
+        "effective/tariffs",
+    }
+    # zero but for rounding: the two leaves' weights sum to the extension's whatever q is
+    assert abs(between["effective/late_deal"]) < 1e-14
+    assert abs(between["effective/tariffs"]) < 1e-14
+    assert set(data["totals"]["dvalue_dlevel"]) == set(between)
