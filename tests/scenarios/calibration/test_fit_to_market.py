@@ -20,7 +20,6 @@ Witnesses:
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 
 import numpy as np
@@ -40,10 +39,18 @@ from scenarios.calibration.verdict import (
 from scenarios.catalog import builtin_catalog
 from scenarios.dates import year_fraction
 from scenarios.errors import DomainError
-from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
+from scenarios.market import MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
 from scenarios.vol.smiles import ScenarioSmile, SmileQuote, SmileShift
 from scenarios.vol.surface_view import vol_surface_view
+from tests.scenarios.lognormal_jump import (
+    EVENT,
+    EVENT_VARIANCE,
+    RATE,
+    atm_market,
+    lognormal_jump_set,
+    years,
+)
 
 ENTRY = builtin_catalog()["us-japan-tariff-2025-07-09"]
 MARKET, SET = ENTRY.market, ENTRY.scenario_set
@@ -170,32 +177,7 @@ def test_least_jump_variance_is_what_an_optimiser_finds() -> None:
 
 # --- a common jump scale -------------------------------------------------------------------
 
-TODAY = dt.date(2025, 6, 13)
-EVENT = dt.date(2025, 7, 9)
-PILLARS = (dt.date(2025, 6, 20), dt.date(2025, 7, 15), dt.date(2025, 9, 15), dt.date(2025, 12, 15))
-SPOT = 144.1
-RATE = 0.104**2  # the diffusion's forward variance rate after the 1W pillar
-EVENT_VARIANCE = 0.00015  # the event's total variance (≈ 23% event-day vol)
-
-
-def _t(d: dt.date) -> float:
-    return (d - TODAY).days / 365.0
-
-
-def flat_market() -> MarketSnapshot:
-    """An ATM curve (flat in strike) whose pillars after the event hold ``EVENT_VARIANCE``."""
-    times = np.array([_t(d) for d in PILLARS])
-    w = 0.12**2 * times[0] + RATE * (times - times[0])
-    w[1:] += EVENT_VARIANCE
-    curve = AtmVolCurve(TODAY, PILLARS, tuple(float(x) for x in np.sqrt(w / times)))
-    flat = (dt.date(2027, 6, 13),)
-    return MarketSnapshot(
-        valuation_date=TODAY,
-        spot=SPOT,
-        usd_curve=DiscountCurve(TODAY, flat, (0.04,)),
-        jpy_curve=DiscountCurve(TODAY, flat, (0.005,)),
-        atm_vols=curve,
-    )
+flat_market = atm_market
 
 
 def flat_quotes(market: MarketSnapshot) -> tuple[SmileQuote, ...]:
@@ -207,28 +189,11 @@ def flat_quotes(market: MarketSnapshot) -> tuple[SmileQuote, ...]:
     )
 
 
-def lognormal_jump_set(c: float = 1.0, n: int = 40) -> ScenarioSet:
-    """Gauss–Hermite nodes of ``ln J ~ N(−v/2, v)``, every log jump multiplied by ``c``."""
-    x, weights = np.polynomial.hermite.hermgauss(n)
-    log_jumps = c * (-EVENT_VARIANCE / 2 + math.sqrt(2 * EVENT_VARIANCE) * x)
-    p = weights / math.sqrt(math.pi)
-    p = p / p.sum()
-    return ScenarioSet(
-        id="lognormal-jump",
-        name="lognormal jump",
-        event_date=EVENT,
-        scenarios=tuple(
-            Scenario(f"node_{k}", float(p[k]), SPOT * math.exp(log_jumps[k]), math.sqrt(RATE))
-            for k in range(n)
-        ),
-    )
-
-
 def test_the_consistent_set_fits_the_flat_market_as_it_stands() -> None:
     """The witness itself: the market's event variance is the one it was built with, and the
     Gauss–Hermite set carrying it reprices every pillar after the event."""
     market = flat_market()
-    assert market.event_strip((_t(EVENT),)).event_variances[0] == pytest.approx(
+    assert market.event_strip((years(EVENT),)).event_variances[0] == pytest.approx(
         EVENT_VARIANCE, rel=1e-9
     )
     settings = CalibrationSettings(mode=FitMode.POST_VOLS)  # free: the factor stays at 1

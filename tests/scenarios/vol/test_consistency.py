@@ -42,37 +42,26 @@ from scenarios.vol.consistency import (
     consistency_report,
 )
 from scenarios.vol.smiles import MarketSurface, SmileQuote
+from tests.scenarios.lognormal_jump import (
+    EVENT,
+    EVENT_VARIANCE,
+    PILLARS,
+    RATE,
+    SPOT,
+    TODAY,
+    lognormal_jump_set,
+    quoted_variances,
+    quoted_vols,
+    years,
+)
 
-TODAY = dt.date(2025, 6, 13)
-EVENT = dt.date(2025, 7, 9)
-PILLARS = (dt.date(2025, 6, 20), dt.date(2025, 7, 15), dt.date(2025, 9, 15), dt.date(2025, 12, 15))
-SPOT = 144.1
-RATE = 0.104**2  # the diffusion's forward variance rate after the 1W pillar
-EVENT_VARIANCE = 0.00015  # the event's total variance (≈ 23% event-day vol)
 BUILTIN = "us-japan-tariff-2025-07-09"
-
-
-def _t(d: dt.date) -> float:
-    return (d - TODAY).days / 365.0
-
-
-def _quoted_variances() -> np.ndarray:
-    """``w(T_j)``: 12% to the 1W pillar, then ``RATE``, plus the event after it."""
-    times = np.array([_t(d) for d in PILLARS])
-    w = 0.12**2 * times[0] + RATE * (times - times[0])
-    w[1:] += EVENT_VARIANCE
-    return w
-
-
-def _vols() -> tuple[float, ...]:
-    times = np.array([_t(d) for d in PILLARS])
-    return tuple(float(x) for x in np.sqrt(_quoted_variances() / times))
 
 
 def _market(
     diffusion: Diffusion = Diffusion.EX_EVENT, flat_surface: bool = False
 ) -> MarketSnapshot:
-    vols = _vols()
+    vols = quoted_vols()
     surface = None
     if flat_surface:  # the same ATM term structure as a smile surface with RR = BF = 0
         surface = MarketSurface(
@@ -93,22 +82,6 @@ def _market(
     )
 
 
-def _lognormal_jump_set(n: int = 40) -> ScenarioSet:
-    x, weights = np.polynomial.hermite.hermgauss(n)
-    log_jumps = -EVENT_VARIANCE / 2 + math.sqrt(2 * EVENT_VARIANCE) * x
-    p = weights / math.sqrt(math.pi)
-    p = p / p.sum()
-    return ScenarioSet(
-        id="lognormal-jump",
-        name="lognormal jump",
-        event_date=EVENT,
-        scenarios=tuple(
-            Scenario(f"node_{k}", float(p[k]), SPOT * math.exp(log_jumps[k]), math.sqrt(RATE))
-            for k in range(n)
-        ),
-    )
-
-
 def _one_scenario_set(level: float = SPOT) -> ScenarioSet:
     return ScenarioSet(
         id="one",
@@ -121,11 +94,11 @@ def _one_scenario_set(level: float = SPOT) -> ScenarioSet:
 @pytest.mark.parametrize("flat_surface", [False, True], ids=["atm-curve", "flat-surface"])
 def test_a_set_carrying_the_market_event_variance_is_consistent(flat_surface: bool) -> None:
     report = consistency_report(
-        _market(flat_surface=flat_surface), _lognormal_jump_set(), Measure.TILT
+        _market(flat_surface=flat_surface), lognormal_jump_set(), Measure.TILT
     )
     assert report.consistent and report.reason is None and report.note is None
     assert [p.expiry for p in report.pillars] == list(PILLARS[1:])  # after the event only
-    for pillar, vol in zip(report.pillars, _vols()[1:], strict=True):
+    for pillar, vol in zip(report.pillars, quoted_vols()[1:], strict=True):
         assert pillar.market.atm == vol  # as quoted
         assert pillar.note is None and pillar.consistent
         assert abs(pillar.differences.atm) <= 1e-4
@@ -145,11 +118,11 @@ def test_one_scenario_at_the_forward_shows_the_diffusion_against_the_quote() -> 
     """J = 1, σ = the forward vol after the event: the mixture is the diffusion alone, whose
     Black vol is √((w(T) − v)/T); the report's ATM difference is that minus the quote."""
     report = consistency_report(_market(), _one_scenario_set(), Measure.TILT)
-    w = _quoted_variances()
+    w = quoted_variances()
     for j, pillar in enumerate(report.pillars, start=1):
-        t = _t(PILLARS[j])
+        t = years(PILLARS[j])
         closed_form = math.sqrt((w[j] - EVENT_VARIANCE) / t)
-        expected = 100.0 * (closed_form - _vols()[j])
+        expected = 100.0 * (closed_form - quoted_vols()[j])
         assert pillar.mixture.atm == pytest.approx(closed_form, abs=1e-9)
         assert pillar.differences.atm == pytest.approx(expected, abs=1e-6)
         assert pillar.differences.atm < 0  # the event's variance is missing: cheap
@@ -226,7 +199,7 @@ def test_quoted_diffusion_reads_no_event_and_a_richer_mixture() -> None:
     """Under ``quoted`` without a stated event-day weight nothing is stripped (the event's
     variance reads 0, no ratio) and the diffusion holds part of the event: the same set's
     mixture ATM is higher at every post-event pillar (test_ex_event_diffusion's witness)."""
-    scenario_set = _lognormal_jump_set()
+    scenario_set = lognormal_jump_set()
     ex_event = consistency_report(_market(), scenario_set, Measure.TILT)
     quoted = consistency_report(_market(Diffusion.QUOTED), scenario_set, Measure.TILT)
     assert quoted.diffusion is Diffusion.QUOTED
@@ -272,9 +245,9 @@ def test_no_pillar_after_the_event_is_vacuously_consistent_and_says_so() -> None
 
 
 def test_the_report_is_cached_per_market_set_and_measure() -> None:
-    market, scenario_set = _market(), _lognormal_jump_set()
+    market, scenario_set = _market(), lognormal_jump_set()
     first = consistency_report(market, scenario_set, Measure.TILT)
     hits = consistency_report.cache_info().hits
-    assert consistency_report(_market(), _lognormal_jump_set(), Measure.TILT) is first  # equal keys
+    assert consistency_report(_market(), lognormal_jump_set(), Measure.TILT) is first  # equal keys
     assert consistency_report.cache_info().hits == hits + 1
     assert consistency_report(market, scenario_set, Measure.SCALE) is not first
