@@ -50,6 +50,7 @@ FX_LINE = 30.0  # validation, resolution, valuation and rendering of one FX line
 FX_LINE_SCENARIO = 0.1  # the compiled mixture per line × scenario
 SMILE_SET = 10_000.0  # fitting the scenarios' post-event smiles
 SMILE_LINE = 1.0  # a line's extra cost under scenario smiles, compiled (bench_scenario_smiles)
+CONSISTENCY_REPORT = 12_000.0  # the market-consistency report of a set not seen before
 CDS_SETUP = 10_000.0  # curves bootstrapped per scenario × entity
 CDS_CONTRACT_SCENARIO = 50.0
 PATH_STEP = 0.012  # one path × one step, pseudo-random: simulation and the first line
@@ -180,6 +181,8 @@ def price_work(request: PriceRequest) -> WorkEstimate:
                 path_years.append(years)
                 barriers += PATH_BARRIERS.get(kind, 1)
     units = REQUEST + fx * (FX_LINE + FX_LINE_SCENARIO * m)
+    if inline_set is not None or request.market is not None:
+        units += CONSISTENCY_REPORT  # a set or market of its own: its report not yet cached
     if smiles and fx:
         units += SMILE_SET + fx * SMILE_LINE
     if cds:

@@ -241,8 +241,11 @@ def test_the_lane_answers_as_the_route_does(uncached: TestClient, name: str) -> 
         "x-request-id": "lane-vs-route-" + name.replace(" ", "-")
     }  # problem bodies carry the request id
     lane = uncached.post("/v1/price", content=raw, headers={**JSON, **same_id})
-    # a valid small FX book is valued by the lane; the rest is passed to the route
-    small_fx = lane.status_code == 200 and "CDS" not in name
+    # a valid small FX book on the built-in set is valued by the lane; the rest is passed to
+    # the route (a set or market of the request's own costs its consistency report, ~12 ms:
+    # service.cost.CONSISTENCY_REPORT, over FXSCEN_INLINE_WORK_UNITS, so off the event loop)
+    own = "scenario_set" in BOOKS[name] or "market" in BOOKS[name]
+    small_fx = lane.status_code == 200 and "CDS" not in name and not own
     assert (stats.valued - valued, stats.passed - passed) == ((1, 0) if small_fx else (0, 1))
     route = uncached.post(
         "/v1/price",
