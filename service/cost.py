@@ -63,6 +63,7 @@ CALIBRATION = 40_000.0  # the constrained least squares on the default quotes
 CALIBRATION_QUOTE_SCENARIO = 200.0
 REFIT_ROUNDS = 25  # outer nonlinear rounds of a level/vol refit
 FIT_ROUNDS = 20  # residual evaluations of a jump-scale / vol-factor fit (15-25 measured)
+TREE_STARTS = 5  # a decision tree's node-by-node fit: solved from up to 5 starts
 DEFAULT_FIT_QUOTES = 40  # the market's pillars after the event: 8 tenors × 5 quotes
 
 WEEKDAYS_PER_YEAR = 261  # the daily grid of the path simulations
@@ -114,6 +115,14 @@ def _context(
 
 def _scenario_count(scenario_set_id: str | None, inline_set: ScenarioSetIn | None) -> int:
     return _context(scenario_set_id, inline_set.scenario_count if inline_set else None, None)[0]
+
+
+def _is_tree(scenario_set_id: str | None, inline_set: ScenarioSetIn | None) -> bool:
+    """Whether the request's set is a decision tree (inline, or a built-in one)."""
+    if inline_set is not None:
+        return inline_set.tree is not None
+    entry = builtin_catalog().get(scenario_set_id or BUILTIN_SET)
+    return entry is not None and entry.scenario_set.tree is not None
 
 
 def _valuation_date(scenario_set_id: str | None, market_date: dt.date | None) -> dt.date | None:
@@ -250,4 +259,6 @@ def calibrate_work(request: CalibrateRequest) -> WorkEstimate:
         units *= REFIT_ROUNDS
     elif request.fit is not FitMode.PROBABILITIES:
         units *= FIT_ROUNDS
+    elif _is_tree(request.scenario_set_id, request.scenario_set):
+        units *= TREE_STARTS
     return WorkEstimate(units, "quotes", f"{quotes} quotes × {m} scenarios")

@@ -34,6 +34,16 @@ or taken from the measure of the analyst's ``p``. Every calibration says whether
 worst misses, the jumps' variance against the market's event variance), and returns the
 fitted scenario set (:mod:`scenarios.calibration.fitted_set`). ``converged`` is only the
 optimisers' flag. :func:`fit_to_market` is the cached fit the pricing routes use.
+
+**Decision trees** (fit ``probabilities``, :mod:`scenarios.calibration.tree_fit`): a set
+carrying a tree is fitted node by node — each node's branch weights ``q_b`` with ``q ≥ 0``,
+``Σ q = 1`` and ``Σ q·J = 1`` at that node (the martingale per node), the leaves (the set's
+scenarios) weighing ``Π q`` along their paths — on the same rows in vol units, the quotes
+between the decisions and after them (by default the surface's pillars after the root).
+``Calibration.tree`` holds each node's fit beside the analyst's ``p``; ``weights`` and
+``identification`` are the leaves'; the fitted set is the tree with each branch's
+probability its fitted ``q``. The other modes, and per-scenario refits, fit one decision
+and refuse a tree.
 """
 
 from __future__ import annotations
@@ -49,7 +59,7 @@ from pricing.cancellation import check_cancelled
 from pricing.mixture.measure import Measure, MeasureFit
 from pricing.mixture.weight_fit import Identification, NoFeasibleWeights, identify
 from scenarios import checks
-from scenarios.calibration.fitted_set import fitted_scenario_set
+from scenarios.calibration.fitted_set import fitted_scenario_set, fitted_tree_set
 from scenarios.calibration.modes import FitMode, FitTolerances
 from scenarios.calibration.quote_fits import QuoteFit, quote_fits
 from scenarios.calibration.rows import OptionQuote
@@ -59,6 +69,16 @@ from scenarios.calibration.solve import (
     build_problem,
     frozen_rows,
     solve_weights,
+)
+from scenarios.calibration.tree_fit import (
+    TreeCalibration,
+    TreeLayout,
+    check_nodes,
+    extra_starts,
+    free_dimensions,
+    identify_tree,
+    solve_tree,
+    tree_calibration,
 )
 from scenarios.calibration.verdict import (
     EventVarianceCheck,
@@ -118,7 +138,9 @@ class Calibration:
     probabilities, ``weights`` are the measure's of the analyst's ``p`` on the fitted jumps,
     and ``identification`` is empty. ``jumps`` are the jumps priced with (the measure's
     effective ones), ``levels`` the fitted set's. ``converged`` is the optimisers' flag;
-    whether the mixture fits the quotes is ``verdict``.
+    whether the mixture fits the quotes is ``verdict``. For a decision tree the arrays are
+    over its leaves (``weights`` ``Π q``, ``jumps`` and ``levels`` cumulative along each
+    path) and ``tree`` holds each node's fitted ``q`` with its identification.
     """
 
     scenario_names: tuple[str, ...]
@@ -141,6 +163,7 @@ class Calibration:
     event: EventVarianceCheck | None = None
     fitted_set: ScenarioSet | None = None
     fitted_set_note: str | None = None
+    tree: TreeCalibration | None = None
 
     @property
     def forward_mismatch(self) -> float:
@@ -171,7 +194,10 @@ def calibrate(
             (``quotes``), jumps that do not straddle 1 (``scenario_set.scenarios``), a
             scenario smile no SVI slice matches, a refit outside ``probabilities``
             (``refit_levels``/``refit_vols``), a mode with nothing to fit or a vol factor
-            on a scenario smile (``fit``).
+            on a scenario smile (``fit``); for a tree, a refit or a mode other than
+            ``probabilities`` (``refit_levels``/``refit_vols``, ``fit``), every node fixed by
+            its constraints (``fit``), a node whose jumps all lie on one side of 1
+            (``scenario_set.tree.nodes[i].branches``, kind ``no_measure``).
     """
     settings = settings or CalibrationSettings()
     mode = settings.mode
@@ -187,6 +213,8 @@ def calibrate(
     prior = fit_measure(market, scenario_set, measure)
     model = build_vol_model(market, scenario_set)
     problem = build_problem(market, scenario_set, quotes, options, option_dates)
+    if scenario_set.tree is not None and mode is FitMode.PROBABILITIES:
+        return _calibrate_tree(market, scenario_set, problem, model, prior, settings)
     spot = market.spot
     given = np.array([s.level for s in scenario_set.scenarios])
     probabilities = np.array([s.probability for s in scenario_set.scenarios])
@@ -279,6 +307,110 @@ def calibrate(
         event=event,
         fitted_set=fitted_set,
         fitted_set_note=why_not,
+    )
+
+
+def _calibrate_tree(
+    market: MarketSnapshot,
+    scenario_set: ScenarioSet,
+    problem: CalibrationProblem,
+    model: VolModel,
+    prior: MeasureFit,
+    settings: CalibrationSettings,
+) -> Calibration:
+    """A decision tree's node weights fitted to the quotes (:mod:`scenarios.calibration.
+    tree_fit`): the leaf figures of :class:`Calibration` (``weights`` ``Π q``, their
+    identification) and each node's in ``tree``, the fitted tree in ``fitted_set``."""
+    tree = scenario_set.tree
+    assert tree is not None
+    for name in ("refit_levels", "refit_vols"):
+        if getattr(settings, name):
+            raise DomainError.field(
+                name,
+                "applies to a flat set only: a decision tree's levels and vols are its "
+                "branches', and its fit solves each node's probabilities",
+            )
+    layout = TreeLayout.of(tree, valuation_date=market.valuation_date, spot=market.spot)
+    check_nodes(tree, layout)
+    if free_dimensions(layout) == 0:
+        raise DomainError.field(
+            "fit",
+            "'probabilities' has nothing to fit: at every node of the tree Σ q = 1 and "
+            "Σ q·J = 1 fix the weights (no node has three branches with distinct jumps); add "
+            "branches to a node",
+        )
+    leaves = fit_measure(market, scenario_set, Measure.NONE)  # the leaves' jumps, q = p
+    leaf_jumps = np.asarray(leaves.jumps, dtype=float)
+    assert prior.nodes is not None  # a tree's measure, node by node
+    initial = np.zeros(layout.jumps.size)
+    for node in prior.nodes:
+        initial[node.branches] = np.maximum(node.weights, 0.0)
+    p = np.array([b.probability for node in tree.nodes for b in node.branches])
+    solution = solve_tree(
+        problem=problem,
+        model=model,
+        layout=layout,
+        tree_fit=leaves,
+        leaf_jumps=leaf_jumps,
+        starts=(initial, *extra_starts(layout, p)),
+        max_iterations=settings.max_iterations,
+        good_enough=settings.vol_tolerance**2,
+    )
+    found = identify_tree(
+        matrix=solution.matrix,
+        layout=layout,
+        weights=solution.weights,
+        threshold=settings.threshold,
+    )
+    report = tree_calibration(
+        tree=tree, layout=layout, prior=prior, weights=solution.weights, found=found
+    )
+    weights = solution.leaf_weights
+    fits = quote_fits(problem, model, weights, leaf_jumps, leaves)
+    decisions = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    strip = market.event_strip(decisions)
+    event = EventVarianceCheck(
+        event_date=scenario_set.event_date,
+        market=float(strip.event_variances.sum()),
+        jumps=jump_variance(weights, leaf_jumps),
+        least_possible=least_jump_variance(leaf_jumps),
+        sizing=strip.sizing.value,
+    )
+    unfixed = [node.id for node in report.nodes if not node.identified]
+    note = (
+        "Fitted to market (fit 'probabilities'), node by node: each branch's probability is "
+        "its node's fitted risk-neutral weight (Σ q = 1 and Σ q·J = 1 at every node)"
+    )
+    if unfixed:
+        note += (
+            f"; the quotes do not identify the split at node{'s' if len(unfixed) > 1 else ''} "
+            f"{', '.join(unfixed)}: the probabilities there are one solution among the range "
+            f"the calibration reports"
+        )
+    fitted_set, why_not = fitted_tree_set(
+        scenario_set=scenario_set, node_weights=report.weights, spot=market.spot, note=note + "."
+    )
+    return Calibration(
+        scenario_names=tuple(s.name for s in scenario_set.scenarios),
+        probabilities=np.array([s.probability for s in scenario_set.scenarios]),
+        prior=prior,
+        weights=weights,
+        jumps=leaf_jumps,
+        levels=market.spot * leaf_jumps,
+        vol_scales=np.ones(weights.size),
+        identification=found.leaves,
+        fits=fits,
+        iterations=solution.iterations,
+        converged=solution.converged,
+        settings=settings,
+        mode=FitMode.PROBABILITIES,
+        verdict=judge(
+            fits=fits, tolerances=settings.tolerances, event=event, mode=FitMode.PROBABILITIES
+        ),
+        event=event,
+        fitted_set=fitted_set,
+        fitted_set_note=why_not,
+        tree=report,
     )
 
 

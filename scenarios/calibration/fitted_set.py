@@ -11,7 +11,10 @@ did). Priced on the same market with the same measure, the set gives the fitted 
 
 A vol factor cannot be written into a scenario's smile (a shift or quotes of its own), nor
 leaf weights into a decision tree's branches: such a set has no fitted form, and
-:func:`fitted_scenario_set` says why instead.
+:func:`fitted_scenario_set` says why instead. A tree fitted node by node
+(:mod:`scenarios.calibration.tree_fit`) has one: :func:`fitted_tree_set` writes each node's
+fitted ``q`` into its branches' probabilities (the martingale holds at every node, so the
+tilt re-solves each node to ``λ = 0`` and gives ``q`` back), everything else the analyst's.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import dataclasses
 import numpy as np
 
 from scenarios.errors import DomainError
-from scenarios.scenario import ScenarioSet
+from scenarios.scenario import ScenarioSet, tree_scenario_set
+from scenarios.tree import DecisionNode, DecisionTree
 
 
 def fitted_scenario_set(
@@ -66,4 +70,47 @@ def fitted_scenario_set(
         )
     except DomainError as exc:  # a fitted figure outside a scenario's bounds
         return None, f"the fitted set breaks a rule of scenario sets: {exc}"
+    return fitted, None
+
+
+def fitted_tree_set(
+    *,
+    scenario_set: ScenarioSet,
+    node_weights: tuple[np.ndarray, ...],
+    spot: float,
+    note: str,
+) -> tuple[ScenarioSet | None, str | None]:
+    """``(the tree set with each branch's probability its node's fitted q, None)``, or
+    ``(None, why not)``.
+
+    Args:
+        scenario_set: a tree set.
+        node_weights: per node of ``scenario_set.tree`` (its order), ``[b]`` the fitted ``q``.
+        spot: S0 (JPY per USD) the leaves are read at: the market's.
+        note: appended to the set's description.
+    """
+    tree = scenario_set.tree
+    assert tree is not None
+    description = f"{scenario_set.description}\n\n{note}" if scenario_set.description else note
+    try:
+        nodes = tuple(
+            DecisionNode(
+                node.id,
+                node.date,
+                tuple(
+                    dataclasses.replace(branch, probability=min(max(float(q[j]), 0.0), 1.0))
+                    for j, branch in enumerate(node.branches)
+                ),
+            )
+            for node, q in zip(tree.nodes, node_weights, strict=True)
+        )
+        fitted = tree_scenario_set(
+            id=scenario_set.id,
+            name=scenario_set.name,
+            tree=DecisionTree(tree.root, nodes),
+            spot=spot,
+            description=description,
+        )
+    except DomainError as exc:  # a fitted figure outside a branch's bounds
+        return None, f"the fitted tree breaks a rule of decision trees: {exc}"
     return fitted, None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_vol
+from pricing.mixture.measure import MeasureFit
 from pricing.vol.quotes import Butterfly
 from scenarios.calibration.rows import component_prices, option_price_rows
 from scenarios.calibration.solve import CalibrationProblem, mixture_quotes
@@ -42,13 +43,18 @@ class QuoteFit:
 
 
 def quote_fits(
-    problem: CalibrationProblem, model: VolModel, weights: np.ndarray, jumps: np.ndarray
+    problem: CalibrationProblem,
+    model: VolModel,
+    weights: np.ndarray,
+    jumps: np.ndarray,
+    tree: MeasureFit | None = None,
 ) -> tuple[QuoteFit, ...]:
-    """Each quote of ``problem`` against the mixture ``(weights, jumps)`` on ``model``; a
-    quote the mixture cannot be read at (a strike solve that failed) has ``model`` None."""
+    """Each quote of ``problem`` against the mixture ``(weights, jumps)`` on ``model`` (a
+    decision tree's leaves with ``tree``, its fit: ``weights`` the leaf weights); a quote the
+    mixture cannot be read at (a strike solve that failed) has ``model`` None."""
     fits: list[QuoteFit] = []
     if problem.quotes:
-        quoted = mixture_quotes(problem, model, weights, jumps)
+        quoted = mixture_quotes(problem, model, weights, jumps, tree)
         broker = problem.conventions.butterfly is Butterfly.BROKER
         flies = quoted.broker_butterflies if broker else quoted.smile_butterflies
         for i, quote in enumerate(problem.quotes):
@@ -75,6 +81,7 @@ def quote_fits(
             rows=option_rows.tenor_rows,
             strikes=option_rows.strikes,
             calls=option_rows.calls,
+            tree=tree,
         )
         ivs = implied_vol(
             prices=components @ weights,

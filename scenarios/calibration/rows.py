@@ -22,6 +22,7 @@ Mixture prices are linear in the weights, ``C(K) = Σ q_i·C_i(K)``; the quotes 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,8 +76,19 @@ class Rows:
     labels: tuple[RowLabel, ...]
 
 
-def weights_fit(weights: np.ndarray, jumps: np.ndarray) -> MeasureFit:
-    """Weights and jumps as a :class:`MeasureFit` to price with (no reweighting)."""
+def weights_fit(
+    weights: np.ndarray, jumps: np.ndarray, tree: MeasureFit | None = None
+) -> MeasureFit:
+    """Weights and jumps as a :class:`MeasureFit` to price with (no reweighting).
+
+    With ``tree`` (a decision tree's fit, ``nodes`` set: its leaves' jumps as of each expiry
+    come from its nodes) the result is ``tree`` with the leaf weights ``weights`` instead:
+    the mixture over its leaves, priced interval by interval (``jumps`` unused)."""
+    if tree is not None:
+        q = np.asarray(weights, dtype=float)
+        return dataclasses.replace(
+            tree, weights=q, forward_mismatch=float(q @ np.asarray(tree.jumps) - 1.0)
+        )
     m = weights.size
     mismatch = float(weights @ jumps - 1.0)
     eye = np.eye(m)
@@ -196,13 +208,15 @@ def component_prices(
     rows: np.ndarray,
     strikes: np.ndarray,
     calls: np.ndarray,
+    tree: MeasureFit | None = None,
 ) -> np.ndarray:
-    """Each scenario's discounted price ``[legs, m]`` of calls/puts at ``strikes``."""
+    """Each scenario's discounted price ``[legs, m]`` of calls/puts at ``strikes`` (a tree's
+    leaves as of each leg's expiry with ``tree``: see :func:`weights_fit`)."""
     m = jumps.size
     priced = price_options(
         market=market,
         model=model,
-        fit=weights_fit(np.full(m, 1.0 / m), jumps),
+        fit=weights_fit(np.full(m, 1.0 / m), jumps, tree),
         expiries=expiries.times[rows],
         deliveries=expiries.delivery_times[rows],
         strikes=strikes,

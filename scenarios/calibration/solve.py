@@ -7,8 +7,11 @@ calibration_rows`).
 :func:`solve_weights` solves the price rows (ATM, broker strangles, option quotes) for the
 weights, then iterates: quote the mixture at ``q_k`` (:func:`mixture_quotes`), linearise the
 risk reversals at its own ``±δ`` strikes, re-solve (:func:`pricing.mixture.weight_fit.fit_weights`),
-until the weights move by less than 1e-13. :func:`frozen_rows` is the refit's fast path: the
-risk-reversal strikes held fixed, two re-linearisations.
+until the weights move by less than 1e-13 (:func:`linearised_rows` builds each round's rows).
+:func:`frozen_rows` is the refit's fast path: the risk-reversal strikes held fixed, two
+re-linearisations. With a decision tree's fit (``tree``), :func:`price_rows`,
+:func:`mixture_quotes` and :func:`linearised_rows` price its leaves as of each expiry (the
+node-by-node solve of :mod:`scenarios.calibration.tree_fit`); without it, as before.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import numpy as np
 
 from pricing.cancellation import check_cancelled
 from pricing.fx.implied_vol import implied_vol
+from pricing.mixture.measure import MeasureFit
 from pricing.mixture.weight_fit import fit_weights
 from pricing.vol.quotes import SmileConventions
 from pricing.vol.quoting import SmileQuotes, quote_total_variance
 from scenarios.calibration.rows import (
     OptionQuote,
     RowLabel,
+    Rows,
     component_prices,
     option_price_rows,
     price_matrix,
@@ -128,9 +133,13 @@ def build_problem(
 
 
 def price_rows(
-    problem: CalibrationProblem, model: VolModel, jumps: np.ndarray
+    problem: CalibrationProblem,
+    model: VolModel,
+    jumps: np.ndarray,
+    tree: MeasureFit | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """Price rows (ATM, broker strangles, options) in vol units."""
+    """Price rows (ATM, broker strangles, options) in vol units, one column per scenario (a
+    tree's leaf with ``tree``: :func:`scenarios.calibration.rows.weights_fit`)."""
     tenor_rows = tenor_price_rows(
         quotes=problem.quotes, expiries=problem.expiries, conventions=problem.conventions
     )
@@ -148,6 +157,7 @@ def price_rows(
             rows=rows.tenor_rows,
             strikes=rows.strikes,
             calls=rows.calls,
+            tree=tree,
         )
         with np.errstate(all="ignore"):  # a row that is not finite is refused below
             matrix, target = price_matrix(rows, components, m)
@@ -171,12 +181,17 @@ def _check_rows(matrix: np.ndarray, targets: np.ndarray, labels: tuple[RowLabel,
 
 
 def mixture_quotes(
-    problem: CalibrationProblem, model: VolModel, weights: np.ndarray, jumps: np.ndarray
+    problem: CalibrationProblem,
+    model: VolModel,
+    weights: np.ndarray,
+    jumps: np.ndarray,
+    tree: MeasureFit | None = None,
 ) -> SmileQuotes:
+    """The mixture's own ATM/RR/BF at the problem's tenors (a tree's leaves with ``tree``)."""
     variance = mixture_variance(
         market=problem.market,
         model=model,
-        fit=weights_fit(weights, jumps),
+        fit=weights_fit(weights, jumps, tree),
         expiries=problem.expiries,
     )
     return quote_total_variance(
@@ -187,6 +202,52 @@ def mixture_quotes(
         deltas=problem.deltas,
         conventions=problem.conventions,
     )
+
+
+def linearised_rows(
+    problem: CalibrationProblem,
+    model: VolModel,
+    weights: np.ndarray,
+    jumps: np.ndarray,
+    tree: MeasureFit | None = None,
+) -> tuple[SmileQuotes, Rows]:
+    """The mixture's own quotes at ``weights`` and the risk-reversal (and smile-butterfly)
+    rows linearised at its own ``±δ`` strikes (:func:`scenarios.calibration.rows.vol_rows`),
+    in vol units; a wing whose strikes could not be solved is left out. ``weights`` are a
+    tree's leaf weights with ``tree``."""
+    n, d, m = len(problem.quotes), len(problem.deltas), jumps.size
+    quotes = mixture_quotes(problem, model, weights, jumps, tree)
+    ok = np.isfinite(quotes.call_strikes) & np.isfinite(quotes.put_strikes)
+    rows = np.repeat(np.arange(n)[:, None], d, axis=1)
+    prices = [
+        np.zeros((n, d, m)) for _ in range(2)
+    ]  # each scenario's price at the model's call and put strikes
+    for side, (strikes, call) in enumerate(
+        ((quotes.call_strikes, True), (quotes.put_strikes, False))
+    ):
+        if ok.any():
+            prices[side][ok] = component_prices(
+                market=problem.market,
+                model=model,
+                jumps=jumps,
+                expiries=problem.expiries,
+                rows=rows[ok],
+                strikes=strikes[ok],
+                calls=np.full(int(ok.sum()), call),
+                tree=tree,
+            )
+    linear = vol_rows(
+        quotes=problem.quotes,
+        model_quotes=quotes,
+        expiries=problem.expiries,
+        call_components=prices[0],
+        put_components=prices[1],
+        weights=weights,
+        conventions=problem.conventions,
+    )
+    keep = np.array([bool(ok[r.source, r.wing]) for r in linear.labels], dtype=bool)
+    labels = tuple(r for r, k in zip(linear.labels, keep, strict=True) if k)
+    return quotes, Rows(linear.matrix[keep], linear.targets[keep], labels)
 
 
 def solve_weights(
@@ -203,43 +264,14 @@ def solve_weights(
         return WeightSolution(
             weights, exact_matrix, exact_targets, exact_labels, None, 1, fit.converged
         )
-    n, d, m = len(problem.quotes), len(problem.deltas), jumps.size
     matrix, targets, labels = exact_matrix, exact_targets, exact_labels
     quotes, converged, iterations = None, False, 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007
         check_cancelled()
-        quotes = mixture_quotes(problem, model, weights, jumps)
-        ok = np.isfinite(quotes.call_strikes) & np.isfinite(quotes.put_strikes)
-        rows = np.repeat(np.arange(n)[:, None], d, axis=1)
-        prices = [
-            np.zeros((n, d, m)) for _ in range(2)
-        ]  # each scenario's price at the model's call and put strikes
-        for side, (strikes, call) in enumerate(
-            ((quotes.call_strikes, True), (quotes.put_strikes, False))
-        ):
-            if ok.any():
-                prices[side][ok] = component_prices(
-                    market=problem.market,
-                    model=model,
-                    jumps=jumps,
-                    expiries=problem.expiries,
-                    rows=rows[ok],
-                    strikes=strikes[ok],
-                    calls=np.full(int(ok.sum()), call),
-                )
-        linear = vol_rows(
-            quotes=problem.quotes,
-            model_quotes=quotes,
-            expiries=problem.expiries,
-            call_components=prices[0],
-            put_components=prices[1],
-            weights=weights,
-            conventions=problem.conventions,
-        )
-        keep = np.array([bool(ok[r.source, r.wing]) for r in linear.labels], dtype=bool)
-        matrix = np.vstack([exact_matrix, linear.matrix[keep]])
-        targets = np.concatenate([exact_targets, linear.targets[keep]])
-        labels = exact_labels + tuple(r for r, k in zip(linear.labels, keep, strict=True) if k)
+        quotes, linear = linearised_rows(problem, model, weights, jumps)
+        matrix = np.vstack([exact_matrix, linear.matrix])
+        targets = np.concatenate([exact_targets, linear.targets])
+        labels = exact_labels + linear.labels
         fit = fit_weights(matrix=matrix, targets=targets, jumps=jumps, initial=weights)
         step = float(np.max(np.abs(fit.weights - weights)))
         weights = fit.weights

@@ -48,6 +48,13 @@ async def calibrate_weights(
     term structure holds for the decision. `fit.converged` is the optimisers' own flag only.
     `fitted_set` is the set after the fit in the shape `scenario_set` takes: paste it into
     `/v1/price` to price under it.
+
+    A decision tree (`scenario_set.tree`, fit `probabilities`) is fitted node by node: each
+    node's branch weights q with Σ q = 1 and Σ q·J = 1 at that node, the leaves weighing Π q,
+    to quotes between the decisions and after them. `nodes` reports each node's q beside
+    the analyst's p, and says where the quotes cannot fix a node's split (quotes only after
+    a later decision whose leaves coincide with earlier ones) with each branch's range;
+    `fitted_set` is the tree with each branch's probability its fitted q.
     """
     work = calibrate_work(request)
     check_budget(work, settings, "/v1/calibrate")

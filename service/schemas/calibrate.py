@@ -17,9 +17,10 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
-from scenarios.calibration.fit import Calibration, CalibrationSettings
+from scenarios.calibration.fit import WEIGHT_FLOOR, Calibration, CalibrationSettings
 from scenarios.calibration.modes import FitMode, FitStatus
 from scenarios.calibration.rows import OptionQuote
+from scenarios.calibration.tree_fit import NodeCalibration
 from scenarios.dates import expiry_delivery, tenor_dates, year_fraction
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
@@ -227,6 +228,42 @@ class IdentificationRead(Schema):
     summary: str
 
 
+class BranchCalibrationRead(Schema):
+    """One branch of a decision node: the fitted weight beside the analyst's p."""
+
+    name: str
+    subjective_probability: float = Field(description="The analyst's p, given the node.")
+    prior_weight: float = Field(description="q under the request's measure at this node.")
+    implied_probability: float | None = Field(
+        description="q the quotes imply, given the node is reached (0 for a branch the fit "
+        "drops); null where they cannot fix it (see range)."
+    )
+    weight: float = Field(
+        description="q the fitted tree prices with (one solution where not identified)."
+    )
+    carries_weight: bool = Field(description="weight > 0.")
+    identified: bool = Field(
+        description="The quotes fix a positive q for this branch (as a scenario's identified: "
+        "a branch at zero weight, or one whose q the quotes leave open, is not)."
+    )
+    range: list[float] = Field(description="[least, greatest] q consistent with the quotes.")
+    jump_ratio: float = Field(description="J of the branch (level/S0, or its jump).")
+
+
+class NodeCalibrationRead(Schema):
+    """A decision node's fitted branch weights: Σ q = 1 and Σ q·J = 1 (the martingale)."""
+
+    id: str
+    date: dt.date
+    reached: float = Field(description="Probability of reaching the node under the fit.")
+    forward_mismatch: float = Field(description="Σ q·J − 1 at this node (~1e-16).")
+    identified: bool = Field(
+        description="The quotes fix the node's split: every branch's q (0 included)."
+    )
+    summary: str
+    branches: list[BranchCalibrationRead]
+
+
 class CalibrateResponse(Schema):
     scenario_set_id: str
     valuation_date: dt.date
@@ -252,6 +289,13 @@ class CalibrateResponse(Schema):
     )
     fitted_set_note: str | None = Field(description="Why there is no fitted set, if there is none.")
     prior: MeasureRead
+    nodes: list[NodeCalibrationRead] | None = Field(
+        description="A decision tree's calibration node by node (null for a flat set): each "
+        "node's branch weights q solved so that Σ q = 1 and Σ q·J = 1 at every node, the "
+        "leaves (scenarios) weighing Π q along their paths; a node whose split the quotes "
+        "cannot fix (e.g. quotes only after a later decision whose leaves coincide with "
+        "earlier ones) says so, with each branch's range."
+    )
     scenarios: list[ImpliedScenario]
     forward_mismatch: float = Field(description="Σ q·J − 1 of the implied weights.")
     fit: FitRead
@@ -281,7 +325,7 @@ def _summary(names: tuple[str, ...], calibration: Calibration) -> str:
         listed = ", ".join(dropped[:-1]) + f" and {dropped[-1]}"
         head += f" {listed} carry none: the fit puts them at 0."
     if not found.groups:
-        return head
+        return head + _tree_sentence(calibration)
     parts = []
     for group, total in zip(found.groups, found.group_totals, strict=True):
         listed = [names[i] for i in group]
@@ -294,7 +338,72 @@ def _summary(names: tuple[str, ...], calibration: Calibration) -> str:
         else:
             parts.append(f"the quotes cannot fix the weights of {members}")
     joined = "; ".join(parts)
-    return f"{head} {joined[:1].upper()}{joined[1:]}."
+    return f"{head} {joined[:1].upper()}{joined[1:]}.{_tree_sentence(calibration)}"
+
+
+def _tree_sentence(calibration: Calibration) -> str:
+    """For a tree: the nodes whose split the quotes leave open (see ``nodes``)."""
+    if calibration.tree is None:
+        return ""
+    unfixed = [node.id for node in calibration.tree.nodes if not node.identified]
+    if not unfixed:
+        return " Every node's split is identified."
+    listed = ", ".join(unfixed)
+    return f" The split at node{'s' if len(unfixed) > 1 else ''} {listed} is not identified."
+
+
+def _node_summary(node: NodeCalibration) -> str:
+    reach = f"reached with probability {node.reached:.4f}"
+    if node.identified:
+        return f"Node {node.id} ({reach}): the quotes fix every branch's weight."
+    if node.reached <= 0.0:
+        return (
+            f"Node {node.id} ({reach}): no quote sees it under the fit, so its split is not "
+            f"identified."
+        )
+    open_ = [
+        f"{name} in [{lo:.4f}, {hi:.4f}]"
+        for name, (lo, hi), unfixed in zip(
+            node.branch_names, node.ranges, node.unidentified, strict=True
+        )
+        if unfixed
+    ]
+    return (
+        f"Node {node.id} ({reach}): the quotes cannot fix its split ({'; '.join(open_)}): "
+        f"the weights given are one solution, not identified."
+    )
+
+
+def _nodes_read(calibration: Calibration) -> list[dict[str, Any]] | None:
+    tree = calibration.tree
+    if tree is None:
+        return None
+    return [
+        {
+            "id": node.id,
+            "date": node.date.isoformat(),
+            "reached": node.reached,
+            "forward_mismatch": node.forward_mismatch,
+            "identified": node.identified,
+            "summary": _node_summary(node),
+            "branches": [
+                {
+                    "name": name,
+                    "subjective_probability": float(node.probabilities[j]),
+                    "prior_weight": float(node.prior[j]),
+                    "implied_probability": None if node.unidentified[j] else float(node.weights[j]),
+                    "weight": float(node.weights[j]),
+                    "carries_weight": bool(node.weights[j] > WEIGHT_FLOOR),
+                    "identified": bool(node.weights[j] > WEIGHT_FLOOR)
+                    and not bool(node.unidentified[j]),
+                    "range": [float(node.ranges[j, 0]), float(node.ranges[j, 1])],
+                    "jump_ratio": float(node.jumps[j]),
+                }
+                for j, name in enumerate(node.branch_names)
+            ],
+        }
+        for node in tree.nodes
+    ]
 
 
 def calibrate_response(
@@ -325,6 +434,7 @@ def calibrate_response(
         "fitted_set": scenario_set_json(fitted) if fitted is not None else None,
         "fitted_set_note": calibration.fitted_set_note,
         "prior": measure_read(calibration.prior, scenario_set),
+        "nodes": _nodes_read(calibration),
         "scenarios": [
             {
                 "name": name,

@@ -24,7 +24,7 @@ from scenarios.errors import DomainError, FieldError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import Choice, Schema
-from service.schemas.market import ScenarioSetIn
+from service.schemas.market import ScenarioSetIn, TreeIn
 from service.schemas.smiles import ScenarioSmileIn
 
 FIT_MODE_DESCRIPTION = (
@@ -140,7 +140,18 @@ def event_variance_read(calibration: Calibration) -> dict[str, Any]:
 
 
 def scenario_set_json(scenario_set: ScenarioSet) -> dict[str, Any]:
-    """``scenario_set`` in the shape of :class:`service.schemas.market.ScenarioSetIn`."""
+    """``scenario_set`` in the shape of :class:`service.schemas.market.ScenarioSetIn`: its
+    ``scenarios``, or a decision tree's ``tree`` (:meth:`service.schemas.market.TreeIn.
+    from_domain`; ``event_date`` the root's)."""
+    tree = TreeIn.from_domain(scenario_set.tree)
+    if tree is not None:
+        return {
+            "id": scenario_set.id,
+            "name": scenario_set.name,
+            "event_date": scenario_set.event_date.isoformat(),
+            "description": scenario_set.description,
+            "tree": tree.model_dump(mode="json", exclude_none=True),
+        }
     scenarios = []
     for s in scenario_set.scenarios:
         row: dict[str, Any] = {
