@@ -209,6 +209,11 @@ class VolModel:
         after = post_t > 0
         if not after.any():
             return pre
+        if self.tree is not None:  # leaf ``index``: accrued segments plus its open one
+            rows = interval_rows(self.tree.times, t)
+            open_vols = self.tree.vols[rows, index]
+            w = self.tree.variances[rows, index] + open_vols**2 * segment_times(self.tree.times, t)
+            return pre[0] + np.where(after, w, 0.0), pre[1], pre[2]
         post = self.post_variance(index, times=np.where(after, post_t, 1.0), log_moneyness=k)
         return tuple(p + np.where(after, q, 0.0) for p, q in zip(pre, post, strict=True))  # type: ignore[return-value]
 

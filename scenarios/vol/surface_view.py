@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pricing.mixture.measure import Measure, MeasureFit
+from pricing.mixture.tree_tables import interval_rows, jump_tables
 from pricing.vol.arbitrage import ArbitrageReport, arbitrage_report
 from pricing.vol.implied_smile import variance_densities
 from pricing.vol.quotes import SmileConventions, SmileError
@@ -182,8 +183,11 @@ def vol_surface_view(
 
     market_view = view(lambda k: model.market_variance(times=t, log_moneyness=k), expiries.forwards)
     scenario_views = []
+    # each scenario's jump as of each expiry (a tree's leaf: the nodes before the expiry)
+    tables = jump_tables(fit, model.event_time, derivatives=False)
+    leaf_jumps = tables.jumps[interval_rows(tables.times, expiries.times)]  # [n, m]
     for j in range(len(scenario_set.scenarios)):
-        jumps = np.where(after, fit.jumps[j], 1.0)
+        jumps = np.where(after, leaf_jumps[:, j], 1.0)
         scenario_views.append(
             view(
                 lambda k, j=j: model.component_variance(j, expiries=t, log_moneyness=k),
