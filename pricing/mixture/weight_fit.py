@@ -220,7 +220,7 @@ def identify(
     for i in np.flatnonzero(loaded):
         ranges[i] = _range(invisible, q, np.eye(m)[i])
     unidentified = ranges[:, 1] - ranges[:, 0] > _ZERO
-    groups = _components(np.abs(invisible @ invisible.T) > _ZERO, unidentified)
+    groups = connected_components(np.abs(invisible @ invisible.T) > _ZERO, unidentified)
     totals = []
     for group in groups:
         members = np.zeros(m)
@@ -254,7 +254,7 @@ def _range(invisible: np.ndarray, q: np.ndarray, weights: np.ndarray) -> tuple[f
     return bounds[0], bounds[1]
 
 
-def _components(adjacent: np.ndarray, members: np.ndarray) -> tuple[tuple[int, ...], ...]:
+def connected_components(adjacent: np.ndarray, members: np.ndarray) -> tuple[tuple[int, ...], ...]:
     """Connected components of the graph ``adjacent`` restricted to ``members``."""
     left = set(np.flatnonzero(members).tolist())
     found = []

@@ -65,7 +65,7 @@ from scipy.optimize import linprog, minimize
 
 from pricing.cancellation import check_cancelled
 from pricing.mixture.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
-from pricing.mixture.weight_fit import Identification, fit_weights
+from pricing.mixture.weight_fit import Identification, connected_components, fit_weights
 from scenarios.calibration.rows import RowLabel
 from scenarios.calibration.solve import (
     STEP_TOLERANCE,
@@ -497,7 +497,7 @@ def identify_tree(
     leaf_unidentified = leaf_ranges[:, 1] - leaf_ranges[:, 0] > RANGE_TOLERANCE
     leaf_invisible = d_leaves @ invisible
     adjacent = np.abs(leaf_invisible @ leaf_invisible.T) > _ZERO
-    groups = _components(adjacent, leaf_unidentified)
+    groups = connected_components(adjacent, leaf_unidentified)
     totals = []
     for group in groups:
         members = np.zeros(n_leaves)
@@ -610,24 +610,6 @@ def _polytope_range(jumps: np.ndarray, j: int) -> tuple[float, float]:
         out.append(float(result.x[j]) if result.status == 0 else math.nan)
     lo, hi = out
     return min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0)
-
-
-def _components(adjacent: np.ndarray, members: np.ndarray) -> tuple[tuple[int, ...], ...]:
-    """Connected components of the graph ``adjacent`` restricted to ``members``."""
-    left = set(np.flatnonzero(members).tolist())
-    found = []
-    while left:
-        stack = [min(left)]
-        group = set(stack)
-        while stack:
-            i = stack.pop()
-            for j in np.flatnonzero(adjacent[i]).tolist():
-                if j in left and j not in group:
-                    group.add(j)
-                    stack.append(j)
-        left -= group
-        found.append(tuple(sorted(group)))
-    return tuple(found)
 
 
 @dataclass(frozen=True)
