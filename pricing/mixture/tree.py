@@ -38,10 +38,10 @@ the mixture over leaves is exact at every expiry: no aggregation step. Hence::
 delivery and ``DF_d`` the JPY discount factor to delivery. A tree of one node whose branches
 all end is the flat event mixture of :mod:`pricing.mixture.european` with ``T_e = t_0``.
 
-:func:`tree_leaf_values` is the readable numpy expression; :func:`tree_price` the same sum as
-one fused, compiled loop over option × leaf (numba, parallel over options), which evaluates
-the kernel once per distinct prefix before ``T`` (a leaf whose nodes before ``T`` are its
-predecessor's reuses its value): see ``bench/bench_tree.py``.
+:func:`tree_leaf_values` is the readable numpy expression and :func:`tree_price` its sum: the
+reference. The service prices trees in the compiled FX book (:mod:`pricing.fx.book` with the
+tables of :mod:`pricing.mixture.tree_tables`), one loop for flat sets and trees alike:
+``bench/bench_tree_book.py``.
 
 References: DESIGN.md (the model, decision trees); Garman & Kohlhagen (1983); Clark & Amen,
 "Implied distributions from GBPUSD risk-reversals and implication for Brexit scenarios",
@@ -50,17 +50,13 @@ Risks 5 (2017).
 
 from __future__ import annotations
 
-import math
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
-import numba as nb
 import numpy as np
 
-from pricing.fx.black import PAYOFF_TABLE, black_terms, payoff_coefficients
+from pricing.fx.black import black_terms, payoff_coefficients
 from pricing.mixture.measure import Measure, MeasureFit, NoRiskNeutralMeasure, risk_neutral
 
 _SQRT_HALF = 0.7071067811865476
@@ -323,84 +319,6 @@ def tree_leaf_values(
     return np.asarray(discount_factors, dtype=float)[:, None] * terms.value
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
-def _ncdf(z: float) -> float:
-    return 0.5 * math.erfc(-z * _SQRT_HALF)
-
-
-def _tree_body(
-    payoffs, table, forwards, strikes, dfs, expiries, pre_vols, paths, path_times, common,
-    weights, jumps, log_jumps, vols, price,
-):  # fmt: skip
-    n_leaves, depth = paths.shape
-    pre_stride = 1 if pre_vols.shape[1] > 1 else 0
-    vol_stride = 1 if vols.shape[0] > 1 else 0
-    shared = pre_stride == 0  # one pre-event vol per option: leaves may share a component
-    for i in nb.prange(forwards.shape[0]):
-        code = payoffs[i]
-        van, ass, csh, gam, w = (table[code, 0], table[code, 1], table[code, 2],
-                                 table[code, 3], table[code, 4])  # fmt: skip
-        k = strikes[i]
-        f0 = forwards[i]
-        t = expiries[i]
-        log_fk = math.log(f0 / k)
-        acc = 0.0
-        c = 0.0
-        levels = -1  # nodes before T on the previous leaf's path
-        for leaf in range(n_leaves):
-            # the previous leaf's nodes before T are this one's: the same component
-            if shared and common[leaf] >= levels >= 0:
-                acc += weights[leaf] * c
-                continue
-            sig = pre_vols[i, leaf * pre_stride]
-            start = 0.0
-            v = 0.0
-            x = log_fk
-            jump = 1.0
-            levels = 0
-            for d in range(depth):
-                node_time = path_times[leaf, d]
-                if not node_time < t:  # +inf past the leaf
-                    break
-                b = paths[leaf, d]
-                v += sig * sig * (node_time - start)
-                x += log_jumps[b]
-                jump *= jumps[b]
-                sig = vols[i * vol_stride, b]
-                start = node_time
-                levels = d + 1
-            v += sig * sig * (t - start)
-            f = f0 * jump
-            sv = math.sqrt(v)
-            d1 = x / sv + 0.5 * sv
-            n1 = _ncdf(w * d1)
-            n2 = _ncdf(w * (d1 - sv))
-            c = van * w * (f * n1 - k * n2) + ass * f * n1 + csh * n2 + gam * (f - k)
-            acc += weights[leaf] * c
-        price[i] = dfs[i] * acc
-
-
-# numba names its on-disk cache after the Python function: one function object per build
-def _renamed(name: str) -> Any:
-    clone = types.FunctionType(_tree_body.__code__, _tree_body.__globals__, name)
-    clone.__qualname__ = name
-    return clone
-
-
-_tree_parallel = nb.njit(parallel=True, cache=True, error_model="numpy")(_renamed("_tree_parallel"))
-_tree_serial = nb.njit(parallel=False, cache=True, error_model="numpy")(_renamed("_tree_serial"))
-PARALLEL_THRESHOLD = 4096  # below it waking the thread pool costs more than the loop
-
-
-def _common_prefixes(paths: np.ndarray) -> np.ndarray:
-    """``[L]`` how many leading branches each path shares with the one before (-1 first)."""
-    common = np.full(paths.shape[0], -1, dtype=np.int64)
-    for leaf in range(1, paths.shape[0]):
-        same = (paths[leaf] == paths[leaf - 1]) & (paths[leaf] >= 0)
-        common[leaf] = int(np.argmin(same)) if not same.all() else same.size
-    return common
-
-
 def tree_price(
     *,
     payoffs: np.ndarray,
@@ -411,26 +329,17 @@ def tree_price(
     pre_vols: np.ndarray,
     mix: TreeMix,
 ) -> np.ndarray:
-    """Tree-mixture price per option, ``[n]``, JPY per unit of notional (compiled).
-
-    ``DF_d·Σ_ℓ w_ℓ·C(F·J_ℓ(T), K, v_ℓ(T))``; arguments as :func:`tree_leaf_values`, which
-    it equals to rounding.
-    """
-    pre = np.asarray(pre_vols, dtype=float)
-    pre = np.ascontiguousarray(pre[:, None] if pre.ndim == 1 else pre)
-    vols = np.ascontiguousarray(np.atleast_2d(np.asarray(mix.vols, dtype=float)))
-    f64 = [
-        np.ascontiguousarray(a, dtype=float)
-        for a in (forwards, strikes, discount_factors, expiries, mix.path_times, mix.weights)
-    ]
-    forwards_, strikes_, dfs, t_exp, path_times, weights = f64
-    jumps = np.ascontiguousarray(mix.jumps, dtype=float)
-    paths = np.ascontiguousarray(mix.paths, dtype=np.int64)
-    codes = np.ascontiguousarray(payoffs, dtype=np.int64)
-    price = np.empty(forwards_.shape[0])
-    kernel = _tree_parallel if price.size >= PARALLEL_THRESHOLD else _tree_serial
-    kernel(
-        codes, PAYOFF_TABLE, forwards_, strikes_, dfs, t_exp, pre, paths, path_times,
-        _common_prefixes(paths), weights, jumps, np.log(jumps), vols, price,
-    )  # fmt: skip
-    return price
+    """Tree-mixture price per option, ``[n]``, JPY per unit of notional:
+    ``DF_d·Σ_ℓ w_ℓ·C(F·J_ℓ(T), K, v_ℓ(T))``, arguments as :func:`tree_leaf_values`. The
+    reference the compiled book (:mod:`pricing.fx.book`, which prices trees in the service)
+    is tested against."""
+    leaves = tree_leaf_values(
+        payoffs=payoffs,
+        strikes=strikes,
+        forwards=forwards,
+        discount_factors=discount_factors,
+        expiries=expiries,
+        pre_vols=pre_vols,
+        mix=mix,
+    )
+    return np.asarray(leaves @ mix.weights)
