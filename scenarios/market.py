@@ -261,18 +261,24 @@ class MarketSnapshot:
         pillar after them: the diffusion, linear in total variance as the quoted curve."""
         if not event_times:
             return self.atm_vols
+        key = ("diffusion_atm", event_times)
+        strips = self._strips  # type: ignore[attr-defined]
+        if key in strips:  # a path request reads it each time
+            return strips[key]  # type: ignore[no-any-return]
         v = self.event_strip(event_times).event_variances
         times = self.atm_vols.times
-        if not v.any():
-            return self.atm_vols
-        removed = np.array([v[np.array(event_times) < t].sum() for t in times])
-        variances = np.maximum(np.array(self.atm_vols.vols) ** 2 * times - removed, 0.0)
-        variances = np.maximum.accumulate(np.maximum(variances, 1e-8 * times))
-        return AtmVolCurve(
-            self.valuation_date,
-            self.atm_vols.pillar_dates,
-            tuple(float(x) for x in np.sqrt(variances / times)),
-        )
+        curve = self.atm_vols
+        if v.any():
+            removed = np.array([v[np.array(event_times) < t].sum() for t in times])
+            variances = np.maximum(np.array(self.atm_vols.vols) ** 2 * times - removed, 0.0)
+            variances = np.maximum.accumulate(np.maximum(variances, 1e-8 * times))
+            curve = AtmVolCurve(
+                self.valuation_date,
+                self.atm_vols.pillar_dates,
+                tuple(float(x) for x in np.sqrt(variances / times)),
+            )
+        strips[key] = curve
+        return curve
 
     def usd_discount_factors(self, times: np.ndarray) -> np.ndarray:
         """USD discount factors to ``times`` (years ACT/365F)."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from scenarios import checks
+from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, FieldError
 from scenarios.tree import LEAF_SEPARATOR, Branch, DecisionNode, DecisionTree
 from scenarios.vol.smiles import ScenarioSmile
@@ -138,6 +139,10 @@ class ScenarioSet:
             return (self.event_date,)
         dates = sorted({n.date for n in self.tree.nodes if len(n.branches) > 1})
         return tuple(dates) or (self.event_date,)
+
+    def event_times(self, valuation_date: dt.date) -> tuple[float, ...]:
+        """:attr:`event_dates` in years ACT/365F from ``valuation_date``."""
+        return tuple(year_fraction(valuation_date, d) for d in self.event_dates)
 
     def check_against(self, valuation_date: dt.date, spot: float | None = None) -> None:
         """The event must lie after the valuation date of the market it is priced on, and

@@ -87,7 +87,6 @@ from scenarios.calibration.verdict import (
     jump_variance,
     least_jump_variance,
 )
-from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.fx.valuation import fit_measure
 from scenarios.market import MarketSnapshot
@@ -221,7 +220,7 @@ def calibrate(
     if mode.fits_probabilities and not (np.any(given == spot) or given.min() < spot < given.max()):
         raise _no_weights(f"levels span [{given.min():g}, {given.max():g}]", spot)
     _check_something_to_fit(mode, settings, scenario_set, given / spot)
-    decisions = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    decisions = scenario_set.event_times(market.valuation_date)
     strip = market.event_strip(decisions)
     event_variance = float(strip.event_variances.sum())
     levels, scales = given, np.ones(given.size)
@@ -367,7 +366,7 @@ def _calibrate_tree(
     )
     weights = solution.leaf_weights
     fits = quote_fits(problem, model, weights, leaf_jumps, leaves)
-    decisions = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    decisions = scenario_set.event_times(market.valuation_date)
     strip = market.event_strip(decisions)
     event = EventVarianceCheck(
         event_date=scenario_set.event_date,

@@ -368,7 +368,7 @@ def path_market(
         weights = p / p.sum()
         jumps = np.array([s.level for s in scenario_set.scenarios]) / market.spot
     t_event = year_fraction(market.valuation_date, scenario_set.event_date)
-    strip = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    strip = scenario_set.event_times(market.valuation_date)
     variances = market.diffusion_atm(strip).total_variance(times)
     dts = np.diff(times)
     pre_vols = np.sqrt(np.maximum(np.diff(variances), _MIN_FORWARD_VOL**2 * dts) / dts)

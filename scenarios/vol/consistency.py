@@ -277,7 +277,7 @@ def consistency_report(
     event = scenario_set.event_date
     event_time = year_fraction(market.valuation_date, event)
     # every decision's variance (a tree's later nodes too): what the leaves' jumps carry
-    decisions = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    decisions = scenario_set.event_times(market.valuation_date)
     strip = market.event_strip(decisions)
     market_variance = float(strip.event_variances.sum())
     pillars = _post_event_pillars(market, event)

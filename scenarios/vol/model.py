@@ -288,7 +288,7 @@ def build_vol_model(market: MarketSnapshot, scenario_set: ScenarioSet) -> VolMod
     """
     event_time = year_fraction(market.valuation_date, scenario_set.event_date)
     # every decision's variance out of the quotes (a tree's later nodes too)
-    decisions = tuple(year_fraction(market.valuation_date, d) for d in scenario_set.event_dates)
+    decisions = scenario_set.event_times(market.valuation_date)
     tree = None
     if scenario_set.tree is not None:
         for i, scenario in enumerate(scenario_set.scenarios):
