@@ -208,3 +208,30 @@ def test_dprice_dlevel_of_a_tree_is_per_branch(client: TestClient) -> None:
     assert abs(between["effective/late_deal"]) < 1e-14
     assert abs(between["effective/tariffs"]) < 1e-14
     assert set(data["totals"]["dvalue_dlevel"]) == set(between)
+
+
+def test_each_nodes_tilt_and_mismatch_are_what_its_weights_say(client: TestClient) -> None:
+    """The tilt q ∝ p·J^λ (DESIGN.md): for any two branches of a node,
+    λ = ln((q_a/p_a)/(q_b/p_b)) / ln(J_a/J_b); the mismatch is Σ q·J − 1."""
+    nodes = post(client, {"scenario_set": TREE, "instruments": LINES[:1]})["measure"]["nodes"]
+    for node in nodes:
+        q, p, j = node["weights"], node["probabilities"], node["jump_ratios"]
+        a, b = list(q)[0], list(q)[-1]
+        tilt = math.log((q[a] / p[a]) / (q[b] / p[b])) / math.log(j[a] / j[b])
+        assert node["tilt_lambda"] == pytest.approx(tilt, rel=1e-9, abs=1e-12)
+        mismatch = math.fsum(q[k] * j[k] for k in q) - 1.0
+        assert node["forward_mismatch"] == pytest.approx(mismatch, abs=1e-14)
+
+
+def test_the_books_dvalue_dlevel_per_branch_adds_its_lines(client: TestClient) -> None:
+    """Totals are sums of the lines: ∂V/∂L_b = Σ_lines ±notional·∂price/∂L_b."""
+    lines = [{**line, "notional": 1e6 * (i + 1)} for i, line in enumerate(LINES)]
+    lines[1]["side"] = "sell"
+    data = post(client, {"scenario_set": TREE, "instruments": lines})
+    totals = data["totals"]["dvalue_dlevel"]
+    for branch, total in totals.items():
+        expected = math.fsum(
+            (-1.0 if r["side"] == "sell" else 1.0) * r["notional"] * r["dprice_dlevel"][branch]
+            for r in data["results"]
+        )
+        assert total == pytest.approx(expected, rel=1e-12, abs=1e-9), branch
