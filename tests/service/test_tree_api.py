@@ -216,7 +216,8 @@ def test_each_nodes_tilt_and_mismatch_are_what_its_weights_say(client: TestClien
     nodes = post(client, {"scenario_set": TREE, "instruments": LINES[:1]})["measure"]["nodes"]
     for node in nodes:
         q, p, j = node["weights"], node["probabilities"], node["jump_ratios"]
-        a, b = list(q)[0], list(q)[-1]
+        names = list(q)
+        a, b = names[0], names[-1]
         tilt = math.log((q[a] / p[a]) / (q[b] / p[b])) / math.log(j[a] / j[b])
         assert node["tilt_lambda"] == pytest.approx(tilt, rel=1e-9, abs=1e-12)
         mismatch = math.fsum(q[k] * j[k] for k in q) - 1.0

@@ -20,53 +20,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.scenarios.calibration.two_decisions import HI, LO, tree_spec, two_to_the_forward
 from tests.service.json_checks import finite_numbers
 
 SPOT = 144.1
-LO, HI = 139.0, 150.0
-
-
-def pair(rest_q: list[float], rest_j: list[float], lo: float, hi: float) -> tuple[float, float]:
-    """``(q_lo, q_hi)`` completing ``rest_q`` so that ``Σ q = 1`` and ``Σ q·J = 1``."""
-    total = 1.0 - math.fsum(rest_q)
-    mean = 1.0 - math.fsum(q * j for q, j in zip(rest_q, rest_j, strict=True))
-    q_hi = (mean - total * lo) / (hi - lo)
-    return total - q_hi, q_hi
+pair = two_to_the_forward
 
 
 def tree(root: list[float], second: list[float]) -> dict[str, Any]:
-    return {
-        "tree": {
-            "root": "deadline",
-            "nodes": [
-                {
-                    "id": "deadline",
-                    "date": "2025-07-09",
-                    "branches": [
-                        {"name": "deal", "probability": root[0], "level": 152.0, "vol": 0.09},
-                        {"name": "narrow", "probability": root[1], "level": 146.0, "vol": 0.10},
-                        {
-                            "name": "extension",
-                            "probability": root[2],
-                            "jump": 1.0,
-                            "vol": 0.115,
-                            "next": "effective",
-                        },
-                        {"name": "no_deal", "probability": root[3], "level": 138.0, "vol": 0.125},
-                    ],
-                },
-                {
-                    "id": "effective",
-                    "date": "2025-08-01",
-                    "branches": [
-                        {"name": "tariffs", "probability": second[0], "level": LO, "vol": 0.125},
-                        {"name": "still_open", "probability": second[1], "jump": 1.0, "vol": 0.11},
-                        {"name": "late_deal", "probability": second[2], "level": HI, "vol": 0.10},
-                    ],
-                },
-            ],
-        }
-    }
+    return {"tree": tree_spec(root, second)}
 
 
 _no, _deal = pair([0.25, 0.3], [146.0 / SPOT, 1.0], 138.0 / SPOT, 152.0 / SPOT)

@@ -47,53 +47,17 @@ from scenarios.tree import DecisionTree
 from scenarios.vol.model import build_vol_model
 from scenarios.vol.smiles import SmileQuote
 from scenarios.vol.surface_view import vol_surface_view
+from tests.scenarios.calibration.two_decisions import tree_spec, two_to_the_forward
 
 MARKET = builtin_catalog()["us-japan-tariff-2025-07-09"].market
 S0 = MARKET.spot
 ROOT_DATE, SECOND_DATE = dt.date(2025, 7, 9), dt.date(2025, 8, 1)
 
 
-def two_to_the_forward(rest_q: list[float], rest_j: list[float], lo: float, hi: float):
-    """``(q_lo, q_hi)`` completing ``rest_q`` so that ``Σ q = 1`` and ``Σ q·J = 1``."""
-    total = 1.0 - math.fsum(rest_q)
-    mean = 1.0 - math.fsum(q * j for q, j in zip(rest_q, rest_j, strict=True))
-    q_hi = (mean - total * lo) / (hi - lo)
-    return total - q_hi, q_hi
-
-
 def tree_set(root: list[float], second: list[float]) -> ScenarioSet:
     """Deadline (deal / narrow / extension → effective / no deal), then effective (late deal
     / still open / tariffs); levels JPY per USD, vols distinct."""
-    tree = DecisionTree.build(
-        root="deadline",
-        nodes=[
-            {
-                "id": "deadline",
-                "date": ROOT_DATE,
-                "branches": [
-                    {"name": "deal", "probability": root[0], "level": 152.0, "vol": 0.09},
-                    {"name": "narrow", "probability": root[1], "level": 146.0, "vol": 0.10},
-                    {
-                        "name": "extension",
-                        "probability": root[2],
-                        "jump": 1.0,
-                        "vol": 0.115,
-                        "next": "effective",
-                    },
-                    {"name": "no_deal", "probability": root[3], "level": 138.0, "vol": 0.125},
-                ],
-            },
-            {
-                "id": "effective",
-                "date": SECOND_DATE,
-                "branches": [
-                    {"name": "tariffs", "probability": second[0], "level": 139.0, "vol": 0.125},
-                    {"name": "still_open", "probability": second[1], "jump": 1.0, "vol": 0.11},
-                    {"name": "late_deal", "probability": second[2], "level": 150.0, "vol": 0.10},
-                ],
-            },
-        ],
-    )
+    tree = DecisionTree.build(**tree_spec(root, second))
     return tree_scenario_set(id="tree", name="two decisions", tree=tree, spot=S0)
 
 
