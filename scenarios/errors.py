@@ -7,6 +7,12 @@ Hierarchy::
       kind = no_measure         no risk-neutral measure exists for the request (422)
       kind = not_found          an id that does not exist (404)
       kind = conflict           a write that contradicts stored state (409)
+      kind = gone               a retired resource asked for without a version (410)
+      kind = too_large          a document larger than the store accepts (413)
+      kind = precondition_failed  a write based on a version that is no longer the latest (412)
+      kind = precondition_required  a write that does not say which version it is based on (428)
+      kind = unauthorized       no API key, or one that is not valid (401)
+      kind = forbidden          a valid key whose role does not allow the request (403)
 
 The errors know nothing of HTTP; the service maps ``kind`` to a status once.
 """
@@ -24,6 +30,12 @@ class ErrorKind(StrEnum):
     NO_MEASURE = "no_measure"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
+    GONE = "gone"
+    TOO_LARGE = "too_large"
+    PRECONDITION_FAILED = "precondition_failed"
+    PRECONDITION_REQUIRED = "precondition_required"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from pricing.cancellation import Cancelled
 from scenarios.catalog import builtin_catalog
 from service import docs, observer, problems
+from service.auth import AuthGate
 from service.deps import current_settings
 from service.metrics import LaneStats
 from service.offload import HeavyLimiter, LargeBodies, on_cancelled
@@ -20,12 +21,14 @@ from service.request_guard import RequestGuard
 from service.response_cache import ResponseCache
 from service.routes import calibrate, cds, health, paths, price, scenario_sets, vol_surface
 from service.settings import Settings, get_settings
+from service.versioned import store_at
 from service.warmup import warm_up
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     builtin_catalog()  # load and validate the built-in data before the first request
+    store_at(app.state.settings.database_url)  # open the store, run its migrations
     warm_up()  # compile the pricing kernel before the first request, not during it
     # What start-up built (modules, compiled kernels, the catalogue: ~10⁶ objects) stays for
     # the life of the process: freezing it keeps the collector's full passes, which walk every
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is not None:
         app.dependency_overrides[current_settings] = lambda: settings
     settings = settings or get_settings()
+    app.state.settings = settings
     app.state.price_cache = ResponseCache(settings.response_cache_bytes)
     app.state.price_lane = LaneStats()
     app.state.heavy_limiter = HeavyLimiter(settings.heavy_workers)
@@ -63,16 +67,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats=app.state.price_lane,
     )
     # body limits before anything reads a body in full (service.request_guard)
-    app.entry = RequestGuard(
-        LargeBodies(
-            lane, threshold=settings.offload_body_bytes, threads=settings.large_body_threads
+    app.entry = AuthGate(
+        RequestGuard(
+            LargeBodies(
+                lane, threshold=settings.offload_body_bytes, threads=settings.large_body_threads
+            ),
+            max_body_bytes=settings.max_body_bytes,
+            max_depth=settings.max_json_depth,
         ),
-        max_body_bytes=settings.max_body_bytes,
-        max_depth=settings.max_json_depth,
+        settings,
     )
     app.add_exception_handler(Cancelled, on_cancelled)
     app.state.ready = False  # until the lifespan's start-up is done
     observer.install(app, settings)  # request ids, metrics, access log: outermost
-    for module in (health, scenario_sets, price, cds, paths, vol_surface, calibrate):
+    app.include_router(health.router)
+    app.include_router(scenario_sets.sets_router)
+    app.include_router(scenario_sets.markets_router)
+    for module in (price, cds, paths, vol_surface, calibrate):
         app.include_router(module.router)
     return app

@@ -7,7 +7,9 @@ values a new small FX book itself — with the functions the route calls
 anything else on to the route with the body replayed: an invalid request, so that the route's
 validation writes the problem response, or a book the route values on a worker thread (one
 whose estimated cost, :mod:`service.cost`, reaches ``FXSCEN_INLINE_WORK_UNITS``). Responses
-of ``200`` are kept in the cache on either path. Any error while the lane values a book (a
+of ``200`` are kept in the cache on either path, when they were priced on pinned sources only
+(built-in, inline, or stored versions by number): one priced on a stored set's latest version
+carries ``Cache-Control: no-store`` and is valued afresh each time. Any error while the lane values a book (a
 domain error, or one it did not foresee) passes the request to the route, which answers as it
 always does.
 
@@ -77,12 +79,15 @@ class PriceLane:
         if entry is not None:
             self.stats.cached += 1
         elif key.startswith(_JSON_QUERYLESS):
-            rendered = self._value(body)
-            if rendered is not None:
+            valued = self._value(body)
+            if valued is not None:
+                rendered, pinned = valued
                 self.stats.valued += 1
                 entry = ([(b"content-type", b"application/json"),
                           (b"content-length", b"%d" % len(rendered))], rendered)  # fmt: skip
-                if self.cache.max_bytes:
+                if not pinned:  # priced on a latest version: asked again, it may differ
+                    entry[0].append((b"cache-control", b"no-store"))
+                elif self.cache.max_bytes:
                     self.cache.put(key, *entry)
         if entry is not None:
             headers, body = entry
@@ -93,9 +98,10 @@ class PriceLane:
         keep = self._keeper(key, send) if self.cache.max_bytes else send
         await self.app(scope, replay(received, receive), keep)
 
-    def _value(self, body: bytes) -> bytes | None:
-        """The response to a valid book small enough to value inline; None otherwise (the
-        route then answers: a problem response, or a valuation off the event loop)."""
+    def _value(self, body: bytes) -> tuple[bytes, bool] | None:
+        """The response to a valid book small enough to value inline, and whether it was
+        priced on pinned sources only; None otherwise (the route then answers: a problem
+        response, or a valuation off the event loop)."""
         try:
             request = PriceRequest.model_validate_json(body)
         except ValidationError:
@@ -107,7 +113,7 @@ class PriceLane:
             job = to_job(request, self.settings.max_instruments, self.settings)
             rendered = render(job, value(job))
             record_work(self.path, units, "loop")
-            return rendered
+            return rendered, job.pinned
         except Exception:  # the route answers it: a problem response, as it always did
             return None
 
@@ -117,8 +123,11 @@ class PriceLane:
 
         async def keep(message: Message) -> None:
             if message["type"] == "http.response.start":
-                state["ok"] = message["status"] == 200
                 state["headers"] = list(message.get("headers", []))
+                state["ok"] = message["status"] == 200 and not any(
+                    name == b"cache-control" and b"no-store" in value
+                    for name, value in state["headers"]
+                )
             elif message["type"] == "http.response.body" and state["ok"]:
                 state["parts"].append(message.get("body", b""))
                 if not message.get("more_body", False):

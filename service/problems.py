@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scenarios.errors import DomainError, ErrorKind
+from scenarios.errors import FieldError as DomainFieldError
 from service.request_context import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
@@ -33,12 +34,24 @@ _STATUS = {
     ErrorKind.NO_MEASURE: 422,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.CONFLICT: 409,
+    ErrorKind.GONE: 410,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.PRECONDITION_FAILED: 412,
+    ErrorKind.PRECONDITION_REQUIRED: 428,
+    ErrorKind.UNAUTHORIZED: 401,
+    ErrorKind.FORBIDDEN: 403,
 }
 _TITLES = {
     ErrorKind.INVALID: "Invalid request",
     ErrorKind.NO_MEASURE: "No risk-neutral measure",
     ErrorKind.NOT_FOUND: "Not found",
     ErrorKind.CONFLICT: "Conflict",
+    ErrorKind.GONE: "Gone",
+    ErrorKind.TOO_LARGE: "Content too large",
+    ErrorKind.PRECONDITION_FAILED: "Precondition failed",
+    ErrorKind.PRECONDITION_REQUIRED: "Precondition required",
+    ErrorKind.UNAUTHORIZED: "Unauthorized",
+    ErrorKind.FORBIDDEN: "Forbidden",
 }
 log = logging.getLogger("service")
 # member tags of the discriminated unions in the schemas (service.schemas.price)
@@ -74,7 +87,17 @@ class Problem(BaseModel):
 
 # what each status means for a client; every operation declares those it can send
 _RESPONSES = {
+    201: "Created: version 1 of the resource (`Location` and `ETag` headers name it).",
+    401: "No API key, or one that is not valid or is revoked: send `Authorization: Bearer "
+    "<token>` (`FXSCEN_AUTH` says which requests need one); `field` is `Authorization`.",
+    403: "The key's role does not allow this request (`reader` < `writer` < `admin`).",
     404: "Not found: an id the request names (e.g. `scenario_set_id`) is not known.",
+    409: "Conflict: the id is taken, or names a built-in (read-only) resource.",
+    410: "Gone: the resource was retired; its versions stay readable by number (pin "
+    "`scenario_set_version` / `market_version` to price on one).",
+    412: "Precondition failed: `If-Match` names a version that is no longer the latest.",
+    428: "Precondition required: send `If-Match` with the `ETag` of the version this write is "
+    "based on.",
     413: "The body is larger than the service accepts (`FXSCEN_MAX_BODY_BYTES`); `field` is "
     "`body`. Sent as soon as the size is known, before the rest is read.",
     415: "The body is not JSON: send `Content-Type: application/json`; `field` is `content-type`.",
@@ -134,6 +157,12 @@ def domain_problem(exc: DomainError) -> dict[str, Any]:
 
 def validation_problem(errors: Sequence[Any]) -> dict[str, Any]:
     """Pydantic errors as one problem body, ``loc`` rewritten as a field path."""
+    rows = [{"field": e.field, "reason": e.reason} for e in validation_errors(errors)]
+    return problem_body(422, "invalid", "Invalid request", rows)
+
+
+def validation_errors(errors: Sequence[Any]) -> list[DomainFieldError]:
+    """Pydantic errors as domain field errors: ``loc`` a field path, a short reason."""
     rows = []
     for err in errors:
         reason = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
@@ -141,8 +170,8 @@ def validation_problem(errors: Sequence[Any]) -> dict[str, Any]:
             reason = "is required"
         elif "input" in err and err.get("type") != "json_invalid":
             reason = f"{reason}, got {_short(err['input'])}"
-        rows.append({"field": field_path(err.get("loc", ())), "reason": reason})
-    return problem_body(422, "invalid", "Invalid request", rows)
+        rows.append(DomainFieldError(field_path(err.get("loc", ())), reason))
+    return rows
 
 
 def field_path(loc: Sequence[str | int]) -> str:

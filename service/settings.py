@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.engine import default_url
+
+
+class AuthMode(StrEnum):
+    """Which requests need an API key (``Authorization: Bearer …``): ``writes`` (default) the
+    writes to stored sets and markets; ``all`` every ``/v1`` request but health and readiness;
+    ``off`` none (a laptop)."""
+
+    WRITES = "writes"
+    ALL = "all"
+    OFF = "off"
 
 
 class Settings(BaseSettings):
@@ -51,6 +64,12 @@ class Settings(BaseSettings):
     metrics: bool = True
     # the build being run, shown by GET /v1/health and /v1/ready: the image sets a git sha
     build: str = "dev"
+    # the store of versioned scenario sets, markets and keys (store.engine): SQLite file by
+    # default, postgresql+psycopg://user:password@host/db for a shared deployment
+    database_url: str = Field(default_factory=default_url)
+    auth: AuthMode = AuthMode.WRITES
+    # largest scenario-set or market document a write accepts (413 beyond)
+    max_document_bytes: int = Field(default=1 * 2**20, ge=1024)
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("pricing", "scenarios", "service")
+PACKAGES = ("pricing", "scenarios", "service", "store")
 
 
 def module_name(path: Path, root: Path) -> str:

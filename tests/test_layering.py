@@ -28,3 +28,18 @@ def test_pricing_does_not_import_scenarios() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_store_imports_no_web_framework_and_no_domain() -> None:
+    """store/ keeps documents as JSON: it never parses them (service does), nor serves them."""
+    code = (
+        "import sys, pkgutil, importlib, store\n"
+        "for m in pkgutil.walk_packages(store.__path__, 'store.'):\n"
+        "    if not m.name.startswith('store.migrations.'):\n"
+        "        importlib.import_module(m.name)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in "
+        "('fastapi', 'pydantic', 'starlette', 'service', 'scenarios', 'pricing'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

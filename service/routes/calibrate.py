@@ -60,7 +60,8 @@ async def calibrate_weights(
     check_budget(work, settings, "/v1/calibrate")
 
     def whole() -> dict[str, Any]:
-        scenario_set, market = request.resolve()
+        context = request.resolve(settings)
+        scenario_set, market = context.scenario_set, context.market
         options, option_dates = request.domain_options(market)
         calibration = calibrate(
             market=market,
@@ -71,7 +72,7 @@ async def calibrate_weights(
             measure=request.measure,
             settings=request.settings(),
         )
-        return calibrate_response(scenario_set, market, calibration)
+        return calibrate_response(scenario_set, market, calibration, context.sources_json())
 
     # ~0.1 s of solves (a few seconds with a refit): off the event loop
     return JSONResponse(

@@ -39,7 +39,7 @@ async def cds(request: CdsRequest, settings: SettingsDep, http: Request) -> JSON
     check_budget(work, settings, "/v1/cds")
 
     def whole() -> dict[str, Any]:
-        job = to_cds_job(request, settings.max_instruments)
+        job = to_cds_job(request, settings.max_instruments, settings)
         valuation = value_cds_book(
             market=job.market,
             scenario_set=job.scenario_set,

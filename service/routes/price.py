@@ -52,16 +52,24 @@ async def price(request: PriceRequest, settings: SettingsDep, http: Request) -> 
     work = price_work(request)
     check_budget(work, settings, "/v1/price")
 
-    def whole() -> bytes:
+    def whole() -> tuple[bytes, bool]:
         job = to_job(request, settings.max_instruments, settings)
-        return render(job, value(job))
+        return render(job, value(job)), job.pinned
 
     if work.units < settings.inline_work_units:  # ~100 µs: a thread hop would double it
         record_work("/v1/price", work.units, "loop")
-        return Response(whole(), media_type="application/json")
-    # resolution, valuation and rendering on a worker thread, under the request's deadline
-    body = await off_loop(http, whole, units=work.units, settings=settings, route="/v1/price")
-    return Response(body, media_type="application/json")
+        body, pinned = whole()
+    else:  # resolution, valuation and rendering on a worker thread, under the deadline
+        body, pinned = await off_loop(
+            http, whole, units=work.units, settings=settings, route="/v1/price"
+        )
+    return Response(body, media_type="application/json", headers=cache_headers(pinned))
+
+
+def cache_headers(pinned: bool) -> dict[str, str]:
+    """``Cache-Control: no-store`` on a response priced on a latest version: asked again,
+    it may differ (the price lane's cache keeps only pinned responses)."""
+    return {} if pinned else {"Cache-Control": "no-store"}
 
 
 def inline(request: PriceRequest, settings: Settings) -> float | None:

@@ -49,7 +49,7 @@ async def vol_surface(
     check_budget(work, settings, "/v1/vol-surface")
 
     def whole() -> dict[str, Any]:
-        scenario_set, market, market_fit = request.resolve_fitted()
+        scenario_set, market, market_fit, context = request.resolve_fitted(settings)
         view = vol_surface_view(
             market=market,
             scenario_set=scenario_set,
@@ -58,7 +58,7 @@ async def vol_surface(
             deltas=request.deltas,
             measure=request.measure,
         )
-        return vol_surface_response(scenario_set, market, view, market_fit)
+        return vol_surface_response(scenario_set, market, view, market_fit, context.sources_json())
 
     # ~0.1–1 s of solves (and smile fits of an inline market): off the event loop
     return JSONResponse(

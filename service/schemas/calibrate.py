@@ -44,6 +44,7 @@ from service.schemas.market_fit import (
 )
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 from service.schemas.smiles import SmileQuoteIn, quotes_to_domain
+from service.schemas.stored import SOURCES_DESCRIPTION, SourcesRead
 from service.schemas.vol_surface import SetRequest
 
 _EXAMPLES: list[dict[str, Any]] = [
@@ -266,6 +267,7 @@ class NodeCalibrationRead(Schema):
 
 class CalibrateResponse(Schema):
     scenario_set_id: str
+    sources: SourcesRead = Field(description=SOURCES_DESCRIPTION)
     valuation_date: dt.date
     event_date: dt.date
     spot: float
@@ -407,7 +409,10 @@ def _nodes_read(calibration: Calibration) -> list[dict[str, Any]] | None:
 
 
 def calibrate_response(
-    scenario_set: ScenarioSet, market: MarketSnapshot, calibration: Calibration
+    scenario_set: ScenarioSet,
+    market: MarketSnapshot,
+    calibration: Calibration,
+    sources: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The response body as plain JSON types."""
     names = calibration.scenario_names
@@ -422,6 +427,7 @@ def calibrate_response(
     carrying = calibration.carries_weight
     return {
         "scenario_set_id": scenario_set.id,
+        "sources": sources or {},
         "valuation_date": market.valuation_date.isoformat(),
         "event_date": scenario_set.event_date.isoformat(),
         "spot": market.spot,

@@ -11,7 +11,7 @@ holder's P&L per unit notional if the entity defaulted now (signed by ``side``: 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import numpy as np
@@ -36,9 +36,10 @@ from service.schemas.consistency import (
     ConsistencyRead,
     consistency_block,
 )
-from service.schemas.context import resolve_context
-from service.schemas.market import MarketIn, ScenarioSetIn
+from service.schemas.context import SourceFields, resolve_context
 from service.schemas.results import BUILTIN_SET, MeasureRead, ScenarioPnl, scenario_pnl
+from service.schemas.stored import SOURCES_DESCRIPTION, SourcesRead
+from service.settings import Settings
 
 Bps = Annotated[list[FiniteFloat], Field(min_length=1, max_length=len(STANDARD_TENORS))]
 
@@ -148,7 +149,7 @@ class CdsContractIn(Schema):
         )
 
 
-class CdsRequest(Schema):
+class CdsRequest(SourceFields):
     """CDS contracts under a built-in scenario set (by id) or an inline one.
 
     The market and the credit market default to the built-in set's (for an inline set, to
@@ -156,9 +157,6 @@ class CdsRequest(Schema):
     overrides curves by scenario name, then entity.
     """
 
-    scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
-    scenario_set: ScenarioSetIn | None = None
-    market: MarketIn | None = None
     credit: CreditMarketIn | None = None
     scenario_credit: dict[str, dict[str, CurveOverrideIn]] = Field(
         default_factory=dict, description="scenario → entity → curve override."
@@ -271,6 +269,7 @@ class EntityRead(Schema):
 
 class CdsResponse(Schema):
     scenario_set_id: str
+    sources: SourcesRead = Field(description=SOURCES_DESCRIPTION)
     credit_id: str
     valuation_date: dt.date
     event_date: dt.date
@@ -295,9 +294,10 @@ class CdsJob:
     contracts: tuple[CdsContract, ...]
     measure: Measure
     scenario_credit: ScenarioCredit
+    sources: dict[str, Any] = field(default_factory=dict)  # SourcesRead
 
 
-def to_cds_job(request: CdsRequest, max_contracts: int) -> CdsJob:
+def to_cds_job(request: CdsRequest, max_contracts: int, settings: Settings | None = None) -> CdsJob:
     """Resolve the set, the markets, the overrides and the contracts."""
     if len(request.contracts) > max_contracts:
         raise DomainError.field(
@@ -305,15 +305,14 @@ def to_cds_job(request: CdsRequest, max_contracts: int) -> CdsJob:
             f"must hold at most {max_contracts} contracts per request, "
             f"got {len(request.contracts)}",
         )
-    entry, scenario_set, market = resolve_context(
-        request.scenario_set_id, request.scenario_set, request.market
-    )
+    context = resolve_context(request, settings)
+    scenario_set, market = context.scenario_set, context.market
     if request.credit is not None:
-        credit = request.credit.to_domain(market.valuation_date, entry.credit)
-    elif entry.credit is not None:
-        credit = entry.credit
+        credit = request.credit.to_domain(market.valuation_date, context.credit)
+    elif context.credit is not None:
+        credit = context.credit
     else:
-        raise DomainError.field("credit", f"is required: {entry.scenario_set.id} has none")
+        raise DomainError.field("credit", f"is required: {scenario_set.id} has none")
     overrides = {
         scenario: {
             entity: o.to_domain(f"scenario_credit.{scenario}.{entity}")
@@ -322,7 +321,9 @@ def to_cds_job(request: CdsRequest, max_contracts: int) -> CdsJob:
         for scenario, by_entity in request.scenario_credit.items()
     }
     contracts = tuple(c.to_domain(credit, j) for j, c in enumerate(request.contracts))
-    return CdsJob(market, scenario_set, credit, contracts, request.measure, overrides)
+    return CdsJob(
+        market, scenario_set, credit, contracts, request.measure, overrides, context.sources_json()
+    )
 
 
 def cds_figures(v: CdsBookValuation, which: str, notionals: np.ndarray) -> list[Any]:
@@ -379,6 +380,7 @@ def cds_response(job: CdsJob, v: CdsBookValuation) -> dict[str, Any]:
     }
     return {
         "scenario_set_id": job.scenario_set.id,
+        "sources": job.sources,
         "credit_id": credit.id,
         "valuation_date": job.market.valuation_date.isoformat(),
         "event_date": job.scenario_set.event_date.isoformat(),

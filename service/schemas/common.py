@@ -69,6 +69,14 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
+def join(prefix: str, name: str) -> str:
+    """``market`` + ``spot`` → ``market.spot``; ``""`` + ``spot`` → ``spot`` (a stored
+    document's own fields); an index (``[2]``) joins without a dot."""
+    if not prefix:
+        return name
+    return f"{prefix}{name}" if name.startswith("[") else f"{prefix}.{name}"
+
+
 def under(prefix: str, build: Callable[[], T]) -> T:
     """Run a domain constructor, re-raising its errors with field paths under ``prefix``."""
     try:

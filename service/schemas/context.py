@@ -1,24 +1,40 @@
 """Which scenario set and market a request prices on: the rule every endpoint shares.
 
-A request names a built-in scenario set (``scenario_set_id``) or gives one inline
-(``scenario_set``), never both; the market is the built-in set's own unless ``market`` is
-given; the event must lie after the market's valuation date, and each post-event level
-within a factor of 1,000 of its spot. ``diffusion`` says how the market's vols are read
-before the decision (:class:`scenarios.market.Diffusion`; :data:`DIFFUSION_FIELD` is the
-request field every pricing request declares).
+A request names a scenario set by id — built-in or stored, its latest version or the one
+``scenario_set_version`` pins — or gives one inline (``scenario_set``), never both. The
+market is, in order: the inline ``market``; the one ``market_id`` names (``market_version``
+pins it); the set's own default (a built-in set's market, a stored set's ``market_id``); the
+built-in example's. ``overrides`` then change probabilities, levels or spot for this request
+only. The event must lie after the market's valuation date, and each post-event level within
+a factor of 1,000 of its spot. ``diffusion`` says how the market's vols are read before the
+decision (:class:`scenarios.market.Diffusion`; :data:`DIFFUSION_FIELD` is the request field
+every pricing request declares).
+
+The response names what it priced on (:func:`Context.sources_json`). A context is
+*pinned* when every source is fixed for good — inline, built-in, or a stored version by
+number — so its response can be kept and served again byte for byte.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
 from pydantic import Field
 
-from scenarios.catalog import CatalogEntry, builtin_entry
-from scenarios.errors import DomainError
+from scenarios.catalog import CatalogEntry, builtin_catalog, builtin_credit_markets
+from scenarios.credit.curves import CreditMarket
+from scenarios.errors import DomainError, ErrorKind
 from scenarios.market import Diffusion, MarketSnapshot
 from scenarios.scenario import ScenarioSet, tree_scenario_set
-from service.schemas.common import Choice, under
+from service import versioned
+from service.schemas.common import Choice, Schema, under
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET
+from service.schemas.stored import OverridesIn
+from service.settings import Settings, get_settings
+from store.repository import Store, VersionRecord
 
 DiffusionField = Choice[Diffusion]
 DIFFUSION_FIELD = Field(
@@ -30,6 +46,75 @@ DIFFUSION_FIELD = Field(
     "the scenarios' jumps carry the event; quoted: the quotes as they stand (the event's "
     "premium then counts twice after it). The response reports the event variance stripped.",
 )
+
+
+class SourceFields(Schema):
+    """What a pricing request prices on: a set by id (and version) or inline, a market by
+    id (and version) or inline, and overrides for this request only."""
+
+    scenario_set_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A built-in or stored scenario set; give this or `scenario_set`.",
+        examples=[BUILTIN_SET],
+    )
+    scenario_set_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Pin the set's version (default: its latest). With `market_version` too "
+        "the response is the same bytes whenever it is asked.",
+    )
+    scenario_set: ScenarioSetIn | None = None
+    market_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A built-in or stored market (default: the set's own market).",
+    )
+    market_version: int | None = Field(
+        default=None, ge=1, description="Pin the market's version (default: its latest)."
+    )
+    market: MarketIn | None = None
+    overrides: OverridesIn | None = Field(
+        default=None,
+        description="Probabilities, levels or spot changed for this request only (no new "
+        "version); reported in `sources.overrides`.",
+    )
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    version: int | None
+    digest: str | None
+    origin: str  # builtin, stored, inline
+    pinned: bool
+
+    def json(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "digest": self.digest,
+                "origin": self.origin}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Context:
+    """A request's set and market, resolved, with where they came from."""
+
+    scenario_set: ScenarioSet
+    market: MarketSnapshot
+    credit: CreditMarket | None  # the set's own credit market (CDS lines)
+    set_source: Source
+    market_source: Source
+    overrides: dict[str, Any] | None  # what the overrides changed (OverridesRead)
+
+    @property
+    def pinned(self) -> bool:
+        return self.set_source.pinned and self.market_source.pinned
+
+    def sources_json(self) -> dict[str, Any]:
+        return {
+            "scenario_set": self.set_source.json(),
+            "market": self.market_source.json(),
+            "overrides": self.overrides,
+        }
 
 
 def at_spot(scenario_set: ScenarioSet, spot: float) -> ScenarioSet:
@@ -49,26 +134,203 @@ def at_spot(scenario_set: ScenarioSet, spot: float) -> ScenarioSet:
     )
 
 
+def _record_source(record: VersionRecord, pinned_by_request: bool) -> Source:
+    builtin = record.created_by == versioned.BUILTIN_AUTHOR
+    return Source(
+        record.id,
+        record.version,
+        record.digest,
+        "builtin" if builtin else "stored",
+        pinned=builtin or pinned_by_request,
+    )
+
+
+def _live(record: VersionRecord, pinned: bool, field: str, label: str) -> None:
+    """410 for a retired resource asked for by its latest version."""
+    if record.retired_at is not None and not pinned:
+        raise DomainError.field(
+            field,
+            f"{label} {record.id!r} was retired at {record.retired_at}; pin a version "
+            f"({field.removesuffix('_id')}_version, latest {record.version}) to price on it",
+            ErrorKind.GONE,
+        )
+
+
 def resolve_context(
-    scenario_set_id: str | None,
-    scenario_set: ScenarioSetIn | None,
-    market: MarketIn | None,
+    request: SourceFields,
+    settings: Settings | None = None,
     diffusion: Diffusion = Diffusion.EX_EVENT,
-) -> tuple[CatalogEntry, ScenarioSet, MarketSnapshot]:
-    """(the built-in entry the request leans on, its scenario set, its market read with
-    ``diffusion``)."""
-    if (scenario_set_id is None) == (scenario_set is None):
+) -> Context:
+    """The set, market and credit market ``request`` prices on, read with ``diffusion``."""
+    settings = settings or get_settings()
+    if (request.scenario_set_id is None) == (request.scenario_set is None):
         raise DomainError.field(
             "scenario_set_id", "give exactly one of scenario_set_id or scenario_set"
         )
-    entry = builtin_entry(scenario_set_id or BUILTIN_SET)
-    resolved_market = (market.to_domain() if market else entry.market).with_diffusion(diffusion)
-    spot = resolved_market.spot
-    resolved_set = (
-        scenario_set.to_domain(spot=spot) if scenario_set else at_spot(entry.scenario_set, spot)
-    )
+    if request.scenario_set_version is not None and request.scenario_set_id is None:
+        raise DomainError.field("scenario_set_version", "is only read with scenario_set_id")
+    if request.market_id is not None and request.market is not None:
+        raise DomainError.field("market_id", "give at most one of market_id or market")
+    if request.market_version is not None and request.market_id is None:
+        raise DomainError.field("market_version", "is only read with market_id")
+    url = settings.database_url
+
+    def store() -> Store:
+        return versioned.store_at(url)
+
+    catalog = builtin_catalog()
+    example = catalog[BUILTIN_SET]
+    entry: CatalogEntry | None = None
+    set_record: VersionRecord | None = None
+    credit: CreditMarket | None = example.credit if request.scenario_set is not None else None
+    default_market: tuple[str, int | None] = (example.market_id, None)
+    if request.scenario_set_id is not None:
+        entry = catalog.get(request.scenario_set_id)
+        set_record = versioned.read(
+            versioned.SETS,
+            store,
+            request.scenario_set_id,
+            request.scenario_set_version,
+            "scenario_set_version" if request.scenario_set_version else "scenario_set_id",
+        )
+        pinned = request.scenario_set_version is not None
+        _live(set_record, pinned, "scenario_set_id", "scenario set")
+        if entry is not None:
+            credit = entry.credit
+            default_market = (entry.market_id, None)
+        else:
+            doc = versioned.parse_document(versioned.SETS, set_record.document)
+            credit = builtin_credit_markets().get(doc.credit_id) if doc.credit_id else None
+            if doc.market_id is not None:
+                default_market = (doc.market_id, doc.market_version)
+    market, market_source = _market(request, store, default_market)
+    market = market.with_diffusion(diffusion)
+    spot = market.spot
+    if request.scenario_set is not None:
+        scenario_set = request.scenario_set.to_domain(spot=spot)
+        set_source = Source("inline", None, None, "inline", pinned=True)
+    else:
+        assert set_record is not None
+        if entry is not None:
+            scenario_set = at_spot(entry.scenario_set, spot)
+        else:
+            scenario_set = under(
+                "scenario_set", lambda: versioned.domain_set(set_record.document, spot)
+            )
+        set_source = _record_source(set_record, request.scenario_set_version is not None)
+    changed: dict[str, Any] | None = None
+    if request.overrides is not None and not request.overrides.is_empty():
+        scenario_set, market, changed = apply_overrides(request.overrides, scenario_set, market)
     under(
         "scenario_set",
-        lambda: resolved_set.check_against(resolved_market.valuation_date, resolved_market.spot),
+        lambda: scenario_set.check_against(market.valuation_date, market.spot),
     )
-    return entry, resolved_set, resolved_market
+    return Context(scenario_set, market, credit, set_source, market_source, changed)
+
+
+def _market(
+    request: SourceFields, store: Any, default: tuple[str, int | None]
+) -> tuple[MarketSnapshot, Source]:
+    if request.market is not None:
+        return request.market.to_domain(), Source("inline", None, None, "inline", pinned=True)
+    if request.market_id is not None:
+        market_id, version, field = request.market_id, request.market_version, "market_id"
+        if version is not None:
+            field = "market_version"
+    else:
+        market_id, version = default
+        field = "scenario_set_id"
+    record = versioned.read(versioned.MARKETS, store, market_id, version, field)
+    _live(record, version is not None, "market_id", "market")
+    builtin = {e.market_id: e.market for e in builtin_catalog().values()}
+    if record.created_by == versioned.BUILTIN_AUTHOR:
+        market = builtin[market_id]
+    else:
+        market = under("market", lambda: versioned.domain_market(record.document))
+    return market, _record_source(record, version is not None)
+
+
+def apply_overrides(
+    overrides: OverridesIn, scenario_set: ScenarioSet, market: MarketSnapshot
+) -> tuple[ScenarioSet, MarketSnapshot, dict[str, Any]]:
+    """The set and market with ``overrides`` applied, and what moved (``OverridesRead``)."""
+    names = [s.name for s in scenario_set.scenarios]
+    spot_before = market.spot
+    if overrides.spot is not None or overrides.spot_bump is not None:
+        spot = overrides.spot if overrides.spot is not None else market.spot
+        spot *= 1.0 + (overrides.spot_bump or 0.0)
+        market = under(
+            "overrides.spot", lambda: dataclasses.replace(market, spot=spot)
+        ).with_diffusion(market.diffusion)
+        scenario_set = at_spot(scenario_set, market.spot)
+    touches_scenarios = overrides.probabilities or overrides.levels or overrides.level_bump
+    if touches_scenarios and scenario_set.tree is not None:
+        raise DomainError.field(
+            "overrides",
+            "a tree's leaves follow from its branches: probabilities and levels cannot be "
+            "overridden by leaf; write a new version of the tree instead",
+        )
+    for family, given in (("probabilities", overrides.probabilities), ("levels", overrides.levels)):
+        for name in given:
+            if name not in names:
+                raise DomainError.field(
+                    f"overrides.{family}.{name}",
+                    f"no scenario {name!r} in {scenario_set.id!r}; known: {', '.join(names)}",
+                )
+    before = {s.name: (s.probability, s.level) for s in scenario_set.scenarios}
+    probabilities = _probabilities(overrides, scenario_set)
+    bump = 1.0 + (overrides.level_bump or 0.0)
+    scenarios = tuple(
+        under(
+            f"overrides.levels.{s.name}" if s.name in overrides.levels else "overrides",
+            lambda s=s: dataclasses.replace(
+                s,
+                probability=probabilities[s.name],
+                level=overrides.levels.get(s.name, s.level) * bump,
+            ),
+        )
+        for s in scenario_set.scenarios
+    )
+    if touches_scenarios:
+        scenario_set = under(
+            "overrides", lambda: dataclasses.replace(scenario_set, scenarios=scenarios)
+        )
+    moved_p = {
+        s.name: [before[s.name][0], s.probability]
+        for s in scenario_set.scenarios
+        if s.probability != before[s.name][0]
+    }
+    moved_l = {
+        s.name: [before[s.name][1], s.level]
+        for s in scenario_set.scenarios
+        if s.level != before[s.name][1]
+    }
+    spot_read = [spot_before, market.spot] if market.spot != spot_before else None
+    return scenario_set, market, {"probabilities": moved_p, "levels": moved_l, "spot": spot_read}
+
+
+def _probabilities(overrides: OverridesIn, scenario_set: ScenarioSet) -> dict[str, float]:
+    """Each scenario's p after ``overrides.probabilities`` (the others rescaled to sum to 1
+    with ``rescale_others``); 422 naming the field when that cannot be done."""
+    given = overrides.probabilities
+    current = {s.name: s.probability for s in scenario_set.scenarios}
+    if not given:
+        return current
+    named = sum(given.values())
+    others = {n: p for n, p in current.items() if n not in given}
+    rest = sum(others.values())
+    if overrides.rescale_others and others:
+        if named > 1.0 + 1e-12:
+            raise DomainError.field(
+                "overrides.probabilities", f"must sum to at most 1, got {named!r}"
+            )
+        if rest <= 0.0:
+            if named < 1.0 - 1e-9:
+                raise DomainError.field(
+                    "overrides.probabilities",
+                    f"sum to {named!r} and the other scenarios have p = 0: nothing to rescale",
+                )
+            return {**{n: 0.0 for n in others}, **given}
+        scale = (1.0 - named) / rest
+        return {**{n: p * scale for n, p in others.items()}, **given}
+    return {**others, **given}

@@ -15,7 +15,15 @@ from scenarios.market import AtmVolCurve, DiscountCurve, MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet, tree_scenario_set
 from scenarios.tree import MAX_DEPTH, MAX_LEAVES, DecisionTree
 from scenarios.vol.smiles import MarketSurface
-from service.schemas.common import Choice, Date, FiniteFloat, PositiveFloat, Schema, under
+from service.schemas.common import (
+    Choice,
+    Date,
+    FiniteFloat,
+    PositiveFloat,
+    Schema,
+    join,
+    under,
+)
 from service.schemas.smiles import (
     ScenarioSmileIn,
     SmileQuoteIn,
@@ -73,9 +81,9 @@ class MarketIn(Schema):
         v = under(prefix, lambda: checks.in_calendar("valuation_date", self.valuation_date))
 
         def curve(name: str, rows: list[RatePillar]) -> DiscountCurve:
-            dates = tuple(r.resolve(v, f"{prefix}.{name}[{i}]") for i, r in enumerate(rows))
+            dates = tuple(r.resolve(v, join(prefix, f"{name}[{i}]")) for i, r in enumerate(rows))
             return under(
-                f"{prefix}.{name}",
+                join(prefix, name),
                 lambda: DiscountCurve(
                     v, dates, tuple(r.rate for r in rows), self.curve_interpolation
                 ),
@@ -84,16 +92,16 @@ class MarketIn(Schema):
         usd = curve("usd_curve", self.usd_curve)
         jpy = curve("jpy_curve", self.jpy_curve)
         vol_dates = tuple(
-            r.resolve(v, f"{prefix}.atm_vols[{i}]") for i, r in enumerate(self.atm_vols)
+            r.resolve(v, join(prefix, f"atm_vols[{i}]")) for i, r in enumerate(self.atm_vols)
         )
         atm = under(
-            f"{prefix}.atm_vols",
+            join(prefix, "atm_vols"),
             lambda: AtmVolCurve(v, vol_dates, tuple(r.vol for r in self.atm_vols)),
         )
         surface = None
         if self.surface is not None:
             conventions = self.surface_conventions
-            quotes = quotes_to_domain(self.surface, v, f"{prefix}.surface")
+            quotes = quotes_to_domain(self.surface, v, join(prefix, "surface"))
             surface = under(
                 prefix,
                 lambda: MarketSurface(
@@ -267,11 +275,11 @@ class ScenarioSetIn(Schema):
         if self.tree is not None:
             return self._tree_set(prefix, spot)
         if self.event_date is None:
-            raise DomainError.field(f"{prefix}.event_date", "is required with scenarios")
+            raise DomainError.field(join(prefix, "event_date"), "is required with scenarios")
         assert self.scenarios is not None
         scenarios = tuple(
             under(
-                f"{prefix}.scenarios[{i}]",
+                join(prefix, f"scenarios[{i}]"),
                 lambda s=s: Scenario(
                     s.name,
                     s.probability,
@@ -292,15 +300,15 @@ class ScenarioSetIn(Schema):
 
     def _tree_set(self, prefix: str, spot: float | None) -> ScenarioSet:
         assert self.tree is not None and spot is not None
-        tree = under(f"{prefix}.tree", self.tree.to_domain)
+        tree = under(join(prefix, "tree"), self.tree.to_domain)
         if self.event_date is not None and self.event_date != tree.root_node.date:
             raise DomainError.field(
-                f"{prefix}.event_date",
+                join(prefix, "event_date"),
                 f"must be the root node's date {tree.root_node.date.isoformat()} with a tree, "
                 f"got {self.event_date.isoformat()}",
             )
         return under(
-            f"{prefix}.tree",
+            join(prefix, "tree"),
             lambda: tree_scenario_set(
                 id=self.id, name=self.name, tree=tree, spot=spot, description=self.description
             ),

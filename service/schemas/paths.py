@@ -12,7 +12,7 @@ paths jump at every node date, listed in ``decision_dates`` (``event_date`` is t
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,22 +37,19 @@ from service.schemas.consistency import (
     ConsistencyRead,
     consistency_block,
 )
-from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
-from service.schemas.market import MarketIn, ScenarioSetIn
+from service.schemas.context import DIFFUSION_FIELD, DiffusionField, SourceFields, resolve_context
 from service.schemas.results import BUILTIN_SET, INLINE_SET_AND_MARKET
+from service.schemas.stored import SOURCES_DESCRIPTION, SourcesRead
 from service.settings import Settings
 
 
-class PathsRequest(Schema):
+class PathsRequest(SourceFields):
     """Simulate USD/JPY paths under a built-in scenario set (by id) or an inline one.
 
     Give the horizon as ``horizon`` (a date) or ``tenor`` (1W … 10Y). The market defaults to
     the built-in set's market; an inline ``market`` overrides it.
     """
 
-    scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
-    scenario_set: ScenarioSetIn | None = None
-    market: MarketIn | None = None
     diffusion: DiffusionField = DIFFUSION_FIELD
     horizon: Date | None = Field(default=None, description="Last date of the paths.")
     tenor: str | None = Field(default=None, examples=["3M"], description="Horizon as a tenor.")
@@ -168,6 +165,7 @@ class SimulationRead(Schema):
 
 class PathsResponse(Schema):
     scenario_set_id: str
+    sources: SourcesRead = Field(description=SOURCES_DESCRIPTION)
     valuation_date: dt.date
     event_date: dt.date
     horizon: dt.date
@@ -203,6 +201,7 @@ class PathJob:
     scenario_set: ScenarioSet
     market: MarketSnapshot
     request: PathRequest
+    sources: dict[str, Any] = field(default_factory=dict)  # SourcesRead
 
 
 def path_limits(settings: Settings) -> PathLimits:
@@ -216,9 +215,8 @@ def path_limits(settings: Settings) -> PathLimits:
 
 def to_path_job(request: PathsRequest, settings: Settings) -> PathJob:
     """Resolve the set (built-in or inline), the market and the path settings."""
-    _, scenario_set, market = resolve_context(
-        request.scenario_set_id, request.scenario_set, request.market, request.diffusion
-    )
+    context = resolve_context(request, settings, request.diffusion)
+    scenario_set, market = context.scenario_set, context.market
     simulation = SimulationSettings(
         n_paths=request.n_paths,
         seed=request.seed,
@@ -240,7 +238,7 @@ def to_path_job(request: PathsRequest, settings: Settings) -> PathJob:
         n_sample_paths=request.n_sample_paths,
         limits=path_limits(settings),
     )
-    return PathJob(scenario_set, market, path_request)
+    return PathJob(scenario_set, market, path_request, context.sources_json())
 
 
 def _values(values: np.ndarray, ok: np.ndarray | bool = True) -> list[float | None]:
@@ -298,6 +296,7 @@ def paths_response(job: PathJob, simulation: PathSimulation) -> dict[str, Any]:
         )
     return {
         "scenario_set_id": job.scenario_set.id,
+        "sources": job.sources,
         "valuation_date": job.market.valuation_date.isoformat(),
         "event_date": job.scenario_set.event_date.isoformat(),
         "horizon": request.horizon.isoformat(),

@@ -70,8 +70,7 @@ from service.schemas.consistency import (
     ConsistencyRead,
     consistency_block,
 )
-from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
-from service.schemas.market import MarketIn, ScenarioSetIn
+from service.schemas.context import DIFFUSION_FIELD, DiffusionField, SourceFields, resolve_context
 from service.schemas.market_fit import (
     FIT_TO_MARKET_FIELD,
     FitToMarketField,
@@ -100,6 +99,7 @@ from service.schemas.results import (
     measure_read,
     scenario_pnl,
 )
+from service.schemas.stored import SOURCES_DESCRIPTION, SourcesRead
 from service.settings import Settings
 
 
@@ -207,15 +207,12 @@ Instrument = Annotated[
 ]
 
 
-class PriceRequest(Schema):
+class PriceRequest(SourceFields):
     """Price instruments under a built-in scenario set (by id) or an inline one.
 
     The market defaults to the built-in set's market; an inline ``market`` overrides it.
     """
 
-    scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
-    scenario_set: ScenarioSetIn | None = None
-    market: MarketIn | None = None
     diffusion: DiffusionField = DIFFUSION_FIELD
     measure: Choice[Measure] = Field(
         default=Measure.TILT,
@@ -405,6 +402,7 @@ class CdsPriceResult(Schema):
 
 class PriceResponse(Schema):
     scenario_set_id: str
+    sources: SourcesRead = Field(description=SOURCES_DESCRIPTION)
     valuation_date: dt.date
     event_date: dt.date
     spot: float
@@ -463,6 +461,8 @@ class PriceJob:
     totals: bool = True
     strike_specs: dict[int, tuple[str, ResolvedStrike]] = field(default_factory=dict)  # by row
     market_fit: Calibration | None = None  # the fit scenario_set came from (fit_to_market)
+    sources: dict[str, Any] = field(default_factory=dict)  # SourcesRead: what it priced on
+    pinned: bool = True  # every source fixed for good: the response may be served again
 
 
 def to_job(
@@ -475,9 +475,9 @@ def to_job(
             f"must hold at most {max_instruments} instruments per request, "
             f"got {len(request.instruments)}",
         )
-    entry, scenario_set, market = resolve_context(
-        request.scenario_set_id, request.scenario_set, request.market, request.diffusion
-    )
+    settings = settings or Settings()
+    context = resolve_context(request, settings, request.diffusion)
+    scenario_set, market = context.scenario_set, context.market
     market_fit = None
     if request.fit_to_market is not None:  # price under the fitted set (cached per set)
         market_fit, scenario_set = fitted_for_pricing(
@@ -497,13 +497,12 @@ def to_job(
             cds.append((i, x))
         elif family in _PATH_TYPES:
             path.append((i, x))
-    settings = settings or Settings()
     credit: CreditMarket | None = None
     if cds:
         if request.credit is not None:
-            credit = request.credit.to_domain(today, entry.credit)
-        elif entry.credit is not None:
-            credit = entry.credit
+            credit = request.credit.to_domain(today, context.credit)
+        elif context.credit is not None:
+            credit = context.credit
         else:
             raise DomainError.field("credit", "is required to price CDS: the set has none")
     book = MixedBook(
@@ -545,6 +544,8 @@ def to_job(
         request.totals,
         strike_specs,
         market_fit,
+        context.sources_json(),
+        context.pinned,
     )
 
 
@@ -816,6 +817,7 @@ def price_response(job: PriceJob, valuation: MixedValuation) -> dict[str, Any]:
         )
     return {
         "scenario_set_id": job.scenario_set.id,
+        "sources": job.sources,
         "valuation_date": job.market.valuation_date.isoformat(),
         "event_date": job.scenario_set.event_date.isoformat(),
         "spot": spot,

@@ -30,8 +30,13 @@ from service.schemas.consistency import (
     ConsistencyRead,
     consistency_block,
 )
-from service.schemas.context import DIFFUSION_FIELD, DiffusionField, resolve_context
-from service.schemas.market import MarketIn, ScenarioSetIn
+from service.schemas.context import (
+    DIFFUSION_FIELD,
+    Context,
+    DiffusionField,
+    SourceFields,
+    resolve_context,
+)
 from service.schemas.market_fit import (
     FIT_TO_MARKET_FIELD,
     FitToMarketField,
@@ -40,6 +45,8 @@ from service.schemas.market_fit import (
     market_fit_read,
 )
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
+from service.schemas.stored import SOURCES_DESCRIPTION, SourcesRead
+from service.settings import Settings
 
 DEFAULT_TENORS = ("1W", "1M", "2M", "3M", "6M", "9M", "1Y", "18M", "2Y")
 DEFAULT_STRIKE_SPAN = 0.25  # default strike grid: spot·e^{±0.25}, 51 points
@@ -87,23 +94,18 @@ _INLINE_EXAMPLE: dict[str, Any] = {
 }
 
 
-class SetRequest(Schema):
+class SetRequest(SourceFields):
     """A built-in scenario set by id or an inline one, on its market or an inline one."""
 
-    scenario_set_id: str | None = Field(default=None, examples=[BUILTIN_SET])
-    scenario_set: ScenarioSetIn | None = None
-    market: MarketIn | None = None
     diffusion: DiffusionField = DIFFUSION_FIELD
     measure: Choice[Measure] = Field(
         default=Measure.TILT,
         description="tilt: q ∝ p·J^λ with Σ q·J = 1 (default); scale: J ← J/Σ p·J; none: as given.",
     )
 
-    def resolve(self) -> tuple[ScenarioSet, MarketSnapshot]:
-        _, scenario_set, market = resolve_context(
-            self.scenario_set_id, self.scenario_set, self.market, self.diffusion
-        )
-        return scenario_set, market
+    def resolve(self, settings: Settings | None = None) -> Context:
+        """The set and market the request prices on, with where they came from."""
+        return resolve_context(self, settings, self.diffusion)
 
 
 class VolSurfaceRequest(SetRequest):
@@ -128,13 +130,17 @@ class VolSurfaceRequest(SetRequest):
         json_schema_extra={"examples": [{"scenario_set_id": BUILTIN_SET}, _INLINE_EXAMPLE]}
     )
 
-    def resolve_fitted(self) -> tuple[ScenarioSet, MarketSnapshot, Calibration | None]:
-        """The set to quote (the fitted one under ``fit_to_market``), its market, the fit."""
-        scenario_set, market = self.resolve()
+    def resolve_fitted(
+        self, settings: Settings | None = None
+    ) -> tuple[ScenarioSet, MarketSnapshot, Calibration | None, Context]:
+        """The set to quote (the fitted one under ``fit_to_market``), its market, the fit,
+        and the context they came from."""
+        context = self.resolve(settings)
+        scenario_set, market = context.scenario_set, context.market
         if self.fit_to_market is None:
-            return scenario_set, market, None
+            return scenario_set, market, None, context
         fit, fitted = fitted_for_pricing(market, scenario_set, self.measure, self.fit_to_market)
-        return fitted, market, fit
+        return fitted, market, fit, context
 
     def strike_grid(self, spot: float) -> np.ndarray:
         if self.strikes is not None:
@@ -228,6 +234,7 @@ class ArbitrageReads(Schema):
 
 class VolSurfaceResponse(Schema):
     scenario_set_id: str
+    sources: SourcesRead = Field(description=SOURCES_DESCRIPTION)
     valuation_date: dt.date
     event_date: dt.date
     spot: float
@@ -320,6 +327,7 @@ def vol_surface_response(
     market: MarketSnapshot,
     view: SurfaceView,
     market_fit: Calibration | None = None,
+    sources: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The response body as plain JSON types (``market_fit``: the fit ``scenario_set`` came
     from under ``fit_to_market``)."""
@@ -330,6 +338,7 @@ def vol_surface_response(
     check = view.mixture_check
     return {
         "scenario_set_id": scenario_set.id,
+        "sources": sources or {},
         "valuation_date": market.valuation_date.isoformat(),
         "event_date": scenario_set.event_date.isoformat(),
         "spot": market.spot,

@@ -21,7 +21,7 @@ TENORS = ["1M", "3M", "6M", "1Y"]
 
 
 def builtin_scenarios(client: TestClient) -> list[dict[str, Any]]:
-    scenarios = client.get(f"/v1/scenario-sets/{SET_ID}").json()["scenarios"]
+    scenarios = client.get(f"/v1/scenario-sets/{SET_ID}").json()["document"]["scenarios"]
     return [{k: s[k] for k in ("name", "probability", "level", "vol")} for s in scenarios]
 
 

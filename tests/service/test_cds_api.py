@@ -72,7 +72,7 @@ def test_builtin_book_prices_per_scenario_and_mixed(client: TestClient) -> None:
 
 def test_scenario_sets_expose_their_drivers(client: TestClient) -> None:
     one = client.get(f"/v1/scenario-sets/{SET_ID}").json()
-    drivers = {s["name"]: s["drivers"] for s in one["scenarios"]}
+    drivers = {s["name"]: s["drivers"] for s in one["document"]["scenarios"]}
     assert drivers["no_deal"] == {"auto_tariff_pct": 25.0, "reciprocal_tariff_pct": 24.0}
 
 

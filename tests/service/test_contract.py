@@ -30,11 +30,26 @@ OPERATION_IDS = {
     ("post", "/v1/calibrate"): "calibrate",
     ("get", "/v1/scenario-sets"): "list_scenario_sets",
     ("get", "/v1/scenario-sets/{scenario_set_id}"): "get_scenario_set",
+    ("post", "/v1/scenario-sets"): "create_scenario_set",
+    ("put", "/v1/scenario-sets/{scenario_set_id}"): "replace_scenario_set",
+    ("patch", "/v1/scenario-sets/{scenario_set_id}"): "patch_scenario_set",
+    ("delete", "/v1/scenario-sets/{scenario_set_id}"): "retire_scenario_set",
+    ("get", "/v1/scenario-sets/{scenario_set_id}/versions"): "list_scenario_set_versions",
+    ("get", "/v1/scenario-sets/{scenario_set_id}/versions/{version}"): "get_scenario_set_version",
+    ("get", "/v1/markets"): "list_markets",
+    ("get", "/v1/markets/{market_id}"): "get_market",
+    ("post", "/v1/markets"): "create_market",
+    ("put", "/v1/markets/{market_id}"): "replace_market",
+    ("patch", "/v1/markets/{market_id}"): "patch_market",
+    ("delete", "/v1/markets/{market_id}"): "retire_market",
+    ("get", "/v1/markets/{market_id}/versions"): "list_market_versions",
+    ("get", "/v1/markets/{market_id}/versions/{version}"): "get_market_version",
     ("get", "/v1/health"): "health",
     ("get", "/v1/ready"): "ready",
     ("get", "/metrics"): "metrics",
 }
-POSTS = [path for method, path in OPERATION_IDS if method == "post"]
+# the pricing routes (the store's writes are checked in tests/service/test_store_api.py)
+POSTS = ["/v1/price", "/v1/cds", "/v1/paths", "/v1/vol-surface", "/v1/calibrate"]
 
 
 @pytest.fixture(scope="module")

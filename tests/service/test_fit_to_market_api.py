@@ -86,7 +86,7 @@ def test_the_builtin_set_does_not_fit_and_the_response_says_why(app: TestClient)
 
 
 def test_quotes_the_mixture_made_fit(app: TestClient) -> None:
-    scenarios = app.get(f"/v1/scenario-sets/{SET_ID}").json()["scenarios"]
+    scenarios = app.get(f"/v1/scenario-sets/{SET_ID}").json()["document"]["scenarios"]
     truth_set = {
         "event_date": "2025-07-09",
         "scenarios": [
@@ -141,14 +141,16 @@ def test_the_fitted_set_pasted_prices_as_fit_to_market_does(app: TestClient, mod
     assert calibrated["status"] == block["status"]
     assert calibrated["reasons"] == block["reasons"]
     assert calibrated["jump_scale"] == block["jump_scale"]
-    given_names = [s["name"] for s in app.get(f"/v1/scenario-sets/{SET_ID}").json()["scenarios"]]
+    given_names = [
+        s["name"] for s in app.get(f"/v1/scenario-sets/{SET_ID}").json()["document"]["scenarios"]
+    ]
     assert [s["name"] for s in block["scenario_set"]["scenarios"]] == given_names  # same order
 
 
 def test_a_jump_scale_moves_every_level_by_the_same_share_of_its_log_distance(
     app: TestClient,
 ) -> None:
-    given = app.get(f"/v1/scenario-sets/{SET_ID}").json()["scenarios"]
+    given = app.get(f"/v1/scenario-sets/{SET_ID}").json()["document"]["scenarios"]
     data = ok(app, "/v1/calibrate", {"scenario_set_id": SET_ID, "fit": "jump_scale"})
     kappa, spot = data["jump_scale"], data["spot"]
     assert 0 < kappa < 1  # the analyst's levels carry more event than the market pays for

@@ -47,16 +47,19 @@ def test_health(client: TestClient) -> None:
 def test_builtin_scenario_sets_are_listed_and_readable(client: TestClient) -> None:
     listed = client.get("/v1/scenario-sets").json()
     # the analyst's view, its market-consistent version, and the two-decision tree
-    assert [s["id"] for s in listed] == [
+    assert [s["id"] for s in listed if s["read_only"]] == [
         SET_ID,
         f"{SET_ID}-consistent",
         "us-japan-tariff-2025-tree",
     ]
     one = client.get(f"/v1/scenario-sets/{SET_ID}").json()
-    assert one["event_date"] == "2025-07-09"
-    assert len(one["scenarios"]) == 5
-    assert math.fsum(s["probability"] for s in one["scenarios"]) == pytest.approx(1.0)
-    assert one["market"]["spot"] == 144.1
+    assert (one["version"], one["read_only"], one["market_id"]) == (1, True, "usdjpy-2025-06-13")
+    document = one["document"]
+    assert document["event_date"] == "2025-07-09"
+    assert len(document["scenarios"]) == 5
+    assert math.fsum(s["probability"] for s in document["scenarios"]) == pytest.approx(1.0)
+    market = client.get(f"/v1/markets/{one['market_id']}").json()
+    assert market["document"]["spot"] == 144.1  # MARKET_FACTS.md: USD/JPY ≈ 144.1 on 2025-06-13
 
 
 def test_unknown_scenario_set_is_a_404_problem(client: TestClient) -> None:

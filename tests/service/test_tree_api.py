@@ -122,8 +122,8 @@ def test_the_built_in_tree_is_listed_and_prices(client: TestClient) -> None:
     listed = client.get("/v1/scenario-sets/us-japan-tariff-2025-tree")
     assert listed.status_code == 200, listed.text
     body = listed.json()
-    assert [n["id"] for n in body["tree"]["nodes"]] == ["deadline", "effective"]
-    assert len(body["scenarios"]) == 6
+    assert [n["id"] for n in body["document"]["tree"]["nodes"]] == ["deadline", "effective"]
+    assert len(body["leaves"]) == 6
     data = post(client, {"scenario_set_id": "us-japan-tariff-2025-tree", "instruments": LINES})
     assert len(data["results"][0]["scenario_prices"]) == 6
 

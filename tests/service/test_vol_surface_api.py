@@ -61,7 +61,7 @@ def test_openapi_examples_work_as_pasted(client: TestClient) -> None:
 def test_builtin_market_surface_requotes_its_quotes(client: TestClient) -> None:
     pillars = ["1W", "1M", "3M", "6M", "1Y", "2Y"]
     data = surface(client, scenario_set_id=SET_ID, tenors=pillars, deltas=[0.25])
-    stored = client.get(f"/v1/scenario-sets/{SET_ID}").json()["market"]["surface"]
+    stored = client.get("/v1/markets/usdjpy-2025-06-13").json()["document"]["surface"]
     assert [r["tenor"] for r in stored] == pillars
     for row, quoted in zip(stored, data["market"]["quotes"], strict=True):
         assert quoted["converged"]
