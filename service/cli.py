@@ -1,11 +1,25 @@
-"""``fxscen``: serve the API, or price a JSON file with the body of ``POST /v1/price``.
+"""``fxscen``: serve the API, price a book from a file, or look after the store.
+
+``price`` takes a JSON file with the body of ``POST /v1/price``; the store holds the
+versioned scenario sets, markets and API keys.
 
     fxscen serve [--host 0.0.0.0] [--port 8000] [--workers 2] [--shutdown-timeout 30]
     fxscen price book.json            # prints the response JSON; problems go to stderr, exit 2
 
-Defaults come from the environment (``FXSCEN_HOST``, ``FXSCEN_PORT``, ``FXSCEN_WORKERS``,
-``FXSCEN_SHUTDOWN_TIMEOUT``). How the server starts, restarts workers and stops:
-:mod:`service.lifecycle`.
+    fxscen db upgrade                 # run the migrations; "store at URL is at revision 0001"
+    fxscen db revision                # the revision it is at (exit 1: no schema yet)
+    fxscen keys create --name ci --role {reader,writer,admin}   # stdout: the token, once
+    fxscen keys list [--json]         # name, role, key id, created_at, revoked_at / "active"
+    fxscen keys revoke ci             # exit 1: unknown or revoked already
+    fxscen sets export ID [--version N] [--out FILE]   # the JSON POST /v1/scenario-sets takes
+    fxscen sets import FILE [--note TEXT] [--author NAME]   # created / next version / unchanged
+    fxscen markets export|import ...  # the same for /v1/markets
+
+The store's commands take ``--database-url URL`` (default ``FXSCEN_DATABASE_URL``) and print
+URLs with the password hidden; an import the API would refuse prints the API's problem JSON
+on stderr, exit 2 (:mod:`service.cli_store`). Defaults come from the environment
+(``FXSCEN_HOST``, ``FXSCEN_PORT``, ``FXSCEN_WORKERS``, ``FXSCEN_SHUTDOWN_TIMEOUT``). How the
+server starts, restarts workers and stops: :mod:`service.lifecycle`.
 """
 
 from __future__ import annotations
@@ -15,6 +29,7 @@ import json
 import sys
 from pathlib import Path
 
+from service.cli_store import add_commands
 from service.settings import get_settings
 
 
@@ -91,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     price = sub.add_parser("price", help="price a JSON file with the body of POST /v1/price")
     price.add_argument("file")
     price.set_defaults(run=_price)
+    add_commands(sub)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

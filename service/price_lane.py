@@ -9,9 +9,9 @@ validation writes the problem response, or a book the route values on a worker t
 whose estimated cost, :mod:`service.cost`, reaches ``FXSCEN_INLINE_WORK_UNITS``). Responses
 of ``200`` are kept in the cache on either path, when they were priced on pinned sources only
 (built-in, inline, or stored versions by number): one priced on a stored set's latest version
-carries ``Cache-Control: no-store`` and is valued afresh each time. Any error while the lane values a book (a
-domain error, or one it did not foresee) passes the request to the route, which answers as it
-always does.
+carries ``Cache-Control: no-store`` and is valued afresh each time. Any error while the lane
+values a book (a domain error, or one it did not foresee) passes the request to the route,
+which answers as it always does.
 
 :class:`service.pricing_service.PricingService` puts the lane in front of the whole framework
 stack, its

@@ -440,6 +440,63 @@ def patch(
     return _append(kind, store, current, document, note, author, based_on)
 
 
+def save_fitted(
+    store: Store,
+    fitted: dict[str, Any],
+    *,
+    target: str,
+    calibrated: VersionRecord | None,
+    market: tuple[str, int | None] | None,
+    author: str,
+    note: str,
+) -> VersionRecord:
+    """A calibration's fitted set (``fitted``, a ``scenario_set`` body) stored as the next
+    version of the set calibrated (``calibrated``: based on that version, 412 if it moved) or
+    as a new set ``target``; it keeps the calibrated set's market (``market``: id and the
+    version pinned, if one was) and credit market."""
+    if is_builtin(SETS, target):
+        raise DomainError.field("save.scenario_set_id", _read_only(SETS, target).errors[0].reason,
+                                ErrorKind.CONFLICT)  # fmt: skip
+    base = parse_document(SETS, calibrated.document) if calibrated is not None else None
+    body: dict[str, Any] = {**fitted, "id": target, "change_note": note}
+    if market is not None:
+        body["market_id"], body["market_version"] = market
+    if base is not None and base.credit_id is not None:
+        body["credit_id"] = base.credit_id
+    body = {k: v for k, v in body.items() if v is not None}
+    if (
+        calibrated is not None
+        and calibrated.id == target
+        and calibrated.created_by != BUILTIN_AUTHOR
+    ):
+        current = _current(SETS, store, target)
+        if current.version != calibrated.version:
+            raise DomainError.field(
+                "save",
+                f"version {calibrated.version} of {target!r} was calibrated but the latest is "
+                f"{current.version}: calibrate the latest, or save under a new id",
+                ErrorKind.PRECONDITION_FAILED,
+            )
+        document, _ = _prefixed("save", lambda: _validated(SETS, body, target, store))
+        return _append(SETS, store, current, document, note, author, calibrated.version)
+    if store.head(SETS.name, target) is not None:
+        raise DomainError.field(
+            "save.scenario_set_id",
+            f"{target!r} exists and is not the set calibrated: save it as the next version of "
+            "the set calibrated, or under a new id",
+            ErrorKind.CONFLICT,
+        )
+    document, _ = _prefixed("save", lambda: _validated(SETS, body, None, store))
+    return store.create(SETS.name, target, _new_version(SETS, document, author, note, None))
+
+
+def _prefixed(prefix: str, build: Callable[[], Any]) -> Any:
+    try:
+        return build()
+    except DomainError as exc:
+        raise exc.prefixed(prefix) from None
+
+
 def retire(
     kind: Kind[Any], store: Store, id: str, if_match: str | None, author: str
 ) -> VersionRecord:

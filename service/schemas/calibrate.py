@@ -44,7 +44,7 @@ from service.schemas.market_fit import (
 )
 from service.schemas.results import BUILTIN_SET, MeasureRead, measure_read
 from service.schemas.smiles import SmileQuoteIn, quotes_to_domain
-from service.schemas.stored import SOURCES_DESCRIPTION, SourcesRead
+from service.schemas.stored import SOURCES_DESCRIPTION, SavedRead, SaveIn, SourcesRead
 from service.schemas.vol_surface import SetRequest
 
 _EXAMPLES: list[dict[str, Any]] = [
@@ -140,6 +140,11 @@ class CalibrateRequest(SetRequest):
         description="Refit penalty, vol per unit of log change of a level or vol.",
     )
     fit: Choice[FitMode] = Field(default=FitMode.PROBABILITIES, description=FIT_MODE_DESCRIPTION)
+    save: SaveIn | None = Field(
+        default=None,
+        description="Save the fitted set as the next version of the stored set calibrated "
+        "(or as a new set) in this call; needs a writer key where writes are keyed.",
+    )
     fit_tolerances: FitTolerancesIn = Field(
         default_factory=FitTolerancesIn,
         description="The residual each quote kind may keep for the status to be `fits`, "
@@ -290,6 +295,9 @@ class CalibrateResponse(Schema):
         "when a fitted vol multiplier falls on a scenario smile (see fitted_set_note)."
     )
     fitted_set_note: str | None = Field(description="Why there is no fitted set, if there is none.")
+    saved: SavedRead | None = Field(
+        default=None, description="The stored version `save` wrote (null without `save`)."
+    )
     prior: MeasureRead
     nodes: list[NodeCalibrationRead] | None = Field(
         description="A decision tree's calibration node by node (null for a flat set): each "

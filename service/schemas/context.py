@@ -104,6 +104,8 @@ class Context:
     set_source: Source
     market_source: Source
     overrides: dict[str, Any] | None  # what the overrides changed (OverridesRead)
+    set_record: VersionRecord | None = None  # the set's version, when named by id
+    market_ref: tuple[str, int | None] | None = None  # (id, version pinned) when named by id
 
     @property
     def pinned(self) -> bool:
@@ -225,7 +227,13 @@ def resolve_context(
         "scenario_set",
         lambda: scenario_set.check_against(market.valuation_date, market.spot),
     )
-    return Context(scenario_set, market, credit, set_source, market_source, changed)
+    market_ref = None
+    if market_source.origin != "inline":
+        pinned_version = request.market_version if request.market_id else default_market[1]
+        market_ref = (market_source.id, pinned_version)
+    return Context(
+        scenario_set, market, credit, set_source, market_source, changed, set_record, market_ref
+    )
 
 
 def _market(

@@ -204,6 +204,29 @@ class StoredMarketSummary(Schema):
     read_only: bool
 
 
+class SaveIn(Schema):
+    """Save a calibration's fitted set as a stored version, in the same call."""
+
+    scenario_set_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        max_length=100,
+        description="Where to: default the request's `scenario_set_id`, as its next version "
+        "(refused with 412 if the version calibrated is no longer the latest); a new id "
+        "creates a set. The saved set keeps the calibrated set's market and credit market.",
+    )
+    change_note: str = CHANGE_NOTE
+
+
+class SavedRead(Schema):
+    """The version a calibration was saved as."""
+
+    id: str
+    version: int
+    etag: str
+    location: str
+
+
 class OverridesIn(Schema):
     """Changes for this request only, on top of the set and market it names (no new version).
 
