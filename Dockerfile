@@ -14,6 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     FXSCEN_PORT=8000 \
     FXSCEN_WORKERS=2 \
     NUMBA_CACHE_DIR=/tmp/numba-cache \
+    FXSCEN_DATABASE_URL=sqlite:////app/data/fxscen.sqlite \
     FXSCEN_BUILD=$BUILD
 
 WORKDIR /app
@@ -21,8 +22,12 @@ COPY pyproject.toml README.md constraints.txt ./
 COPY pricing ./pricing
 COPY scenarios ./scenarios
 COPY service ./service
+COPY store ./store
 RUN pip install -c constraints.txt . \
-    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin fxscen
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin fxscen \
+    && mkdir -p /app/data && chown 10001 /app/data
+# the embedded store (SQLite) lives here: mount a volume to keep it across containers
+VOLUME /app/data
 USER 10001
 
 EXPOSE 8000

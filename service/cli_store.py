@@ -279,18 +279,14 @@ def _export(command: str) -> Command:
 def _canonical(kind: Kind[Any], body: dict[str, Any]) -> str | None:
     """The canonical text ``body`` would be stored as (validated as a write validates it;
     None when it does not validate: the write then says why)."""
-    from pydantic import ValidationError
-
-    from store.documents import canonical_json
+    from scenarios.errors import DomainError
+    from service import versioned
 
     try:
-        write = kind.write.model_validate_json(json.dumps(body))
-        document = kind.document.model_validate_json(
-            write.model_dump_json(exclude={"change_note"}, exclude_none=True)
-        )
-    except (ValidationError, ValueError):
+        document, _ = versioned.normalised(kind, body)
+    except DomainError:
         return None
-    return canonical_json(document.model_dump(mode="json", exclude_none=True))
+    return versioned.canonical_text(document)
 
 
 def import_document(

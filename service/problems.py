@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scenarios.errors import DomainError, ErrorKind
@@ -104,7 +105,8 @@ _RESPONSES = {
     422: "The request breaks a rule: malformed JSON (the reason gives line and column), a "
     "duplicate key, nesting deeper than the service accepts, or a schema or domain rule; "
     "each error names its field.",
-    503: "The service could not answer in time (deadline) or is overloaded: retry later "
+    503: "The service could not answer in time (deadline), is overloaded, or its store does "
+    "not answer (`field` `store`): retry later "
     "(`Retry-After`).",
 }
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -217,6 +219,20 @@ def install(app: FastAPI) -> None:
         return response
 
     _register_problem_schema(app)
+
+    @app.exception_handler(DBAPIError)
+    async def on_store_down(request: Request, exc: DBAPIError) -> JSONResponse:
+        # the database did not answer (a PostgreSQL server restarting, a full disk): the
+        # request may succeed later; no figure was computed from a half-read store
+        log.warning("store error on %s: %s", request.url.path, type(exc.orig).__name__)
+        response = problem(
+            503,
+            "store-unavailable",
+            "Store unavailable",
+            [{"field": "store", "reason": "the store does not answer; retry shortly"}],
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

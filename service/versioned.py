@@ -295,15 +295,30 @@ def _validated(kind: Kind[Any], body: Any, id: str | None, store: Store) -> tupl
         if given != id:
             raise DomainError.field("id", f"must be the id in the path {id!r}, got {given!r}")
         body = {**body, "id": id}
+    document, note = normalised(kind, body)
+    _check_prices(kind, document, store)
+    return document, note
+
+
+def normalised(kind: Kind[Any], body: dict[str, Any]) -> tuple[Any, str]:
+    """(document, change note) of a write body, by the schema alone; 422 naming its fields.
+    The document's canonical text (:func:`canonical_text`) is what the store keeps."""
     try:
         write = kind.write.model_validate_json(json.dumps(body))
-    except ValidationError as exc:
-        raise DomainError(validation_errors(exc.errors())) from exc
+    except (ValidationError, ValueError) as exc:
+        errors = exc.errors() if isinstance(exc, ValidationError) else []
+        if not errors:
+            raise DomainError.field("body", f"is not a document: {exc}") from exc
+        raise DomainError(validation_errors(errors)) from exc
     document = kind.document.model_validate_json(
         write.model_dump_json(exclude={"change_note"}, exclude_none=True)
     )
-    _check_prices(kind, document, store)
     return document, write.change_note
+
+
+def canonical_text(document: Any) -> str:
+    """The canonical JSON a (normalised) document is stored as."""
+    return canonical_json(document.model_dump(mode="json", exclude_none=True))
 
 
 def _check_prices(kind: Kind[Any], document: Any, store: Store) -> None:
@@ -332,8 +347,8 @@ def _check_prices(kind: Kind[Any], document: Any, store: Store) -> None:
 def _new_version(
     kind: Kind[Any], document: Any, author: str, note: str, previous: str | None
 ) -> NewVersion:
-    data = document.model_dump(mode="json", exclude_none=True)
-    text = canonical_json(data)
+    text = canonical_text(document)
+    data = json.loads(text)
     changes = tuple(changed_paths(json.loads(previous), data)) if previous else ()
     return NewVersion(
         document=text,

@@ -26,6 +26,7 @@ from store.engine import WRITE, make_engine
 from store.tables import api_keys, resource_versions, resources
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MAX_VERSION = 2**31 - 1  # the version column's range (a 32-bit integer on both back ends)
 _PG_MIGRATION_LOCK = 0x66787363  # pg_advisory_xact_lock key of a migration run ("fxsc")
 
 
@@ -275,6 +276,8 @@ class Store:
 
     def get(self, kind: str, id: str, version: int | None = None) -> VersionRecord:
         """Version ``version`` of ``id`` (None: the latest); :class:`NotFound` otherwise."""
+        if version is not None and not 1 <= version <= _MAX_VERSION:
+            raise NotFound(kind, id, f"no version {version} of {kind} {id!r}")
         params: dict[str, object] = {"kind": kind, "id": id, "version": version}
         with self.engine.connect() as conn:
             row = conn.execute(_LATEST if version is None else _VERSION, params).first()

@@ -48,6 +48,7 @@ def test_dockerfile_runs_as_non_root_with_a_healthcheck_on_health() -> None:
     assert rows["USER"] not in ("root", "0")
     assert "/v1/health" in rows["HEALTHCHECK"]
     assert "FXSCEN_WORKERS" in rows["ENV"]
+    assert rows["VOLUME"] == "/app/data" and "/app/data/" in rows["ENV"]  # the store's file
 
 
 def _free_port() -> int:
@@ -85,6 +86,8 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
         elif word == "CMD":
             command = eval(rest)  # the exec form is a JSON array
     env.pop("PIP_NO_CACHE_DIR", None)  # reuse the machine's wheel cache; same packages
+    # the image's WORKDIR /app is this test's app directory: its store goes there too
+    env["FXSCEN_DATABASE_URL"] = env["FXSCEN_DATABASE_URL"].replace("////app/", f"///{app}/")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
@@ -110,6 +113,9 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
             health = json.loads(reply.read())
             assert health["status"] == "ok"
             assert health["build"] == "dev"  # the Dockerfile's ARG BUILD default
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/scenario-sets", timeout=10) as reply:
+            assert reply.status == 200
+        assert (app / "data" / "fxscen.sqlite").exists()  # the declared volume holds the store
     finally:
         server.terminate()
         server.communicate(timeout=30)

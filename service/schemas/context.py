@@ -32,7 +32,7 @@ from service import versioned
 from service.schemas.common import Choice, Schema, under
 from service.schemas.market import MarketIn, ScenarioSetIn
 from service.schemas.results import BUILTIN_SET
-from service.schemas.stored import OverridesIn
+from service.schemas.stored import MAX_VERSION, OverridesIn
 from service.settings import Settings, get_settings
 from store.repository import Store, VersionRecord
 
@@ -61,6 +61,7 @@ class SourceFields(Schema):
     scenario_set_version: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_VERSION,
         description="Pin the set's version (default: its latest). With `market_version` too "
         "the response is the same bytes whenever it is asked.",
     )
@@ -71,7 +72,10 @@ class SourceFields(Schema):
         description="A built-in or stored market (default: the set's own market).",
     )
     market_version: int | None = Field(
-        default=None, ge=1, description="Pin the market's version (default: its latest)."
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="Pin the market's version (default: its latest).",
     )
     market: MarketIn | None = None
     overrides: OverridesIn | None = Field(

@@ -29,3 +29,5 @@ class ReadinessRead(Schema):
     )
     version: str = Field(description=_VERSION)
     build: str = Field(description=_BUILD)
+    store: str = Field(description="The store's back end: `sqlite` or `postgresql`.")
+    store_revision: str = Field(description="Its schema's migration revision, e.g. `0001`.")

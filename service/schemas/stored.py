@@ -27,6 +27,7 @@ from service.schemas.market import (
 )
 from service.schemas.smiles import ScenarioSmileIn, SmileQuoteIn, SurfaceConventionsIn
 
+MAX_VERSION = 2**31 - 1  # the store's version column is a 32-bit integer
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 ID_FIELD = Field(
     pattern=ID_PATTERN,
@@ -57,6 +58,7 @@ class StoredScenarioSetIn(ScenarioSetIn):
     market_version: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_VERSION,
         description="Pin the default market to this version (default: its latest).",
     )
     credit_id: str | None = Field(

@@ -29,7 +29,13 @@ def test_ready_is_a_503_problem_until_start_up_is_done() -> None:
     with client:  # the lifespan's start-up: the catalogue and the warm-up
         response = client.get("/v1/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "version": VERSION, "build": "dev"}
+    assert response.json() == {
+        "status": "ready",
+        "version": VERSION,
+        "build": "dev",
+        "store": "sqlite",  # tests/conftest.py: a throw-away SQLite file
+        "store_revision": "0001",  # store/migrations/versions/0001_versioned_documents.py
+    }
 
 
 def test_health_is_alive_before_start_up_is_done() -> None:
@@ -59,7 +65,8 @@ def test_health_and_ready_are_documented_with_their_bodies(client: TestClient) -
         ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
         assert ok["$ref"] == f"#/components/schemas/{schema}"
         fields = schemas[schema]["properties"]
-        assert set(fields) == {"status", "version", "build"}
+        store = {"store", "store_revision"} if schema == "ReadinessRead" else set()
+        assert set(fields) == {"status", "version", "build"} | store
         assert all(field.get("description") for field in fields.values())
     not_ready = spec["paths"]["/v1/ready"]["get"]["responses"]["503"]
     assert "application/problem+json" in not_ready["content"]

@@ -28,7 +28,7 @@ from tests.service.served import Server, served
 SETS = "/v1/scenario-sets"
 BUILTIN_SET = "us-japan-tariff-2025-07-09"
 BUILTIN_MARKET = "usdjpy-2025-06-13"
-TIMEOUT = 60.0  # s, bound on any one request (a cold request compiles nothing: it is warm)
+TIMEOUT = 60.0  # s, bound on any one request, connection or wait on a thread
 BACKENDS = ("sqlite", "postgresql")
 
 Document = dict[str, Any]
