@@ -78,6 +78,7 @@ class VersionRecord:
     changes: tuple[str, ...]
     latest_version: int
     retired_at: str | None
+    retired_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ _VERSION_COLUMNS = (
     resource_versions.c.changes,
     resources.c.latest_version,
     resources.c.retired_at,
+    resources.c.retired_by,
 )
 _JOINED = resource_versions.join(
     resources,
@@ -169,6 +171,7 @@ def _record(row: Row[tuple[object, ...]]) -> VersionRecord:
         changes=tuple(json.loads(m["changes"])),
         latest_version=m["latest_version"],
         retired_at=m["retired_at"],
+        retired_by=m["retired_by"],
     )
 
 

@@ -113,7 +113,9 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
             health = json.loads(reply.read())
             assert health["status"] == "ok"
             assert health["build"] == "dev"  # the Dockerfile's ARG BUILD default
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/scenario-sets", timeout=10) as reply:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/v1/scenario-sets", timeout=10
+        ) as reply:
             assert reply.status == 200
         assert (app / "data" / "fxscen.sqlite").exists()  # the declared volume holds the store
     finally:

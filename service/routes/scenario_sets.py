@@ -63,6 +63,24 @@ _JSON_PATCH_SCHEMA = {
 }
 
 
+_HEADERS = {
+    "ETag": {
+        "description": "The version's entity tag: send it as `If-Match` to write the next one.",
+        "schema": {"type": "string", "examples": ['"2.d82b41a0f92df1cb"']},
+    },
+    "Location": {"description": "The resource (its latest version).", "schema": {"type": "string"}},
+    "Content-Location": {
+        "description": "This version, which never changes.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def _with_headers(status: int, *problems: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses: ``status`` with the version headers, and ``problems``."""
+    return {status: {"headers": _HEADERS}, **problem_responses(*problems)}
+
+
 def _store(settings: Settings) -> Store:
     return versioned.store_at(settings.database_url)
 
@@ -79,6 +97,7 @@ def _meta(record: VersionRecord) -> dict[str, Any]:
         "changes": list(record.changes),
         "latest_version": record.latest_version,
         "retired_at": record.retired_at,
+        "retired_by": record.retired_by,
         "read_only": record.created_by == versioned.BUILTIN_AUTHOR,
     }
 
@@ -201,7 +220,7 @@ def versioned_router(
         operation_id=f"create_{singular}",
         status_code=201,
         response_model=read_schema,
-        responses=problem_responses(401, 403, 409, 413, 415, 422),
+        responses=_with_headers(201, 401, 403, 409, 413, 415, 422),
         summary=f"Create a {kind.label} (version 1)",
     )
     async def create(body: write_schema, http: Request, settings: SettingsDep) -> JSONResponse:  # type: ignore[valid-type]
@@ -244,7 +263,7 @@ def versioned_router(
         item,
         operation_id=f"get_{singular}",
         response_model=read_schema,
-        responses=problem_responses(401, 403, 404, 422),
+        responses=_with_headers(200, 401, 403, 404, 422),
         summary=f"The latest version of a {kind.label}",
     )
     async def get_latest(id: Id, settings: SettingsDep) -> JSONResponse:
@@ -269,7 +288,7 @@ def versioned_router(
         item + "/versions/{version}",
         operation_id=f"get_{singular}_version",
         response_model=read_schema,
-        responses=problem_responses(401, 403, 404, 422),
+        responses=_with_headers(200, 401, 403, 404, 422),
         summary=f"One version of a {kind.label} (immutable)",
     )
     async def one_version(id: Id, version: Version, settings: SettingsDep) -> JSONResponse:
@@ -280,7 +299,7 @@ def versioned_router(
         item,
         operation_id=f"replace_{singular}",
         response_model=read_schema,
-        responses=problem_responses(401, 403, 404, 409, 410, 412, 413, 415, 422, 428),
+        responses=_with_headers(200, 401, 403, 404, 409, 410, 412, 413, 415, 422, 428),
         summary=f"Write the next version of a {kind.label} (If-Match required)",
     )
     async def replace(
@@ -301,7 +320,7 @@ def versioned_router(
         item,
         operation_id=f"patch_{singular}",
         response_model=read_schema,
-        responses=problem_responses(401, 403, 404, 409, 410, 412, 413, 415, 422, 428),
+        responses=_with_headers(200, 401, 403, 404, 409, 410, 412, 413, 415, 422, 428),
         summary=f"Change part of a {kind.label}: the next version (If-Match required)",
         openapi_extra={
             "requestBody": {

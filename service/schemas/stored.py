@@ -146,6 +146,7 @@ class VersionMeta(Schema):
     )
     latest_version: int = Field(description="The resource's latest version when this was read.")
     retired_at: str | None = Field(description="When the resource was retired (null: live).")
+    retired_by: str | None = Field(description="The name of the key that retired it.")
     read_only: bool = Field(description="A built-in resource: read-only version 1.")
 
 

@@ -190,7 +190,7 @@ def test_a_merge_patch_and_a_json_patch_change_only_what_they_name(api: TestClie
 def test_retiring_stops_new_versions_and_unpinned_prices_but_not_pinned_ones(
     api: TestClient,
 ) -> None:
-    id, etag = create_copy(api)
+    id, _ = create_copy(api)
     pinned = price(api, scenario_set_id=id, scenario_set_version=1)
     assert pinned.status_code == 200 and "cache-control" not in pinned.headers
     latest = price(api, scenario_set_id=id)

@@ -85,9 +85,9 @@ def test_writes_need_a_writer_key_and_record_its_name(writes: TestClient, url: s
         writes.delete(f"/v1/scenario-sets/{body['id']}", headers=bearer(writer)).status_code == 403
     )
     admin_name, admin = make_key(url, "admin")
-    assert (
-        writes.delete(f"/v1/scenario-sets/{body['id']}", headers=bearer(admin)).status_code == 204
-    )
+    retired = writes.delete(f"/v1/scenario-sets/{body['id']}", headers=bearer(admin))
+    assert retired.status_code == 204
+    assert writes.get(f"/v1/scenario-sets/{body['id']}").json()["retired_by"] == admin_name
 
 
 def test_a_bad_or_revoked_token_is_refused_even_where_none_is_needed(
