@@ -167,7 +167,10 @@ def check_if_match(header: str | None, record: VersionRecord, required: bool) ->
 # --- reads -----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
 def _builtin_record(kind: Kind[Any], id: str) -> VersionRecord | None:
+    """A built-in resource as its read-only version 1 (built once: its digest is a SHA-256
+    of the whole document)."""
     text = kind.builtins().get(id)
     if text is None:
         return None
@@ -210,6 +213,35 @@ def read(
         return store().get(kind.name, id, version)
     except repository.NotFound as exc:
         raise DomainError.field(field, str(exc), ErrorKind.NOT_FOUND) from exc
+
+
+def resolve(
+    kind: Kind[Any], store: Callable[[], Store], id: str, version: int | None, field: str
+) -> tuple[VersionRecord, str | None]:
+    """(the version to price on, when the resource was retired) for a pricing request: a
+    version asked for by number is read once and kept (it never changes); the latest is one
+    primary-key read of its number, then the same. 404 naming ``field`` otherwise."""
+    builtin = _builtin_record(kind, id)
+    if builtin is not None:
+        return read(kind, store, id, version, field), None
+    s = store()
+    retired_at = None
+    if version is None:
+        head = s.head(kind.name, id)
+        if head is None:
+            raise DomainError.field(field, f"no {kind.label} {id!r}", ErrorKind.NOT_FOUND)
+        version, retired_at = head
+    try:
+        return _pinned(s, kind.name, id, version), retired_at
+    except repository.NotFound as exc:
+        raise DomainError.field(field, str(exc), ErrorKind.NOT_FOUND) from exc
+
+
+@lru_cache(maxsize=1024)
+def _pinned(store: Store, kind: str, id: str, version: int) -> VersionRecord:
+    """Version ``version`` of ``id`` in ``store``, read once (its resource state is not
+    kept: callers take that from :meth:`Store.head`)."""
+    return store.get(kind, id, version)
 
 
 def history(kind: Kind[Any], store: Store, id: str) -> list[VersionRecord]:
@@ -274,8 +306,13 @@ def default_market_id(set_id: str) -> str:
 def market_of(record: VersionRecord, store: Callable[[], Store]) -> MarketSnapshot:
     """A market version as a snapshot (a built-in one as the catalogue holds it)."""
     if record.created_by == BUILTIN_AUTHOR:
-        return next(e.market for e in builtin_catalog().values() if e.market_id == record.id)
+        return _builtin_markets_by_id()[record.id]
     return domain_market(record.document)
+
+
+@lru_cache(maxsize=1)
+def _builtin_markets_by_id() -> dict[str, MarketSnapshot]:
+    return {e.market_id: e.market for e in builtin_catalog().values()}
 
 
 def default_spot(record: VersionRecord, store: Callable[[], Store]) -> float:

@@ -151,12 +151,14 @@ def _record_source(record: VersionRecord, pinned_by_request: bool) -> Source:
     )
 
 
-def _live(record: VersionRecord, pinned: bool, field: str, label: str) -> None:
+def _live(
+    record: VersionRecord, retired_at: str | None, pinned: bool, field: str, label: str
+) -> None:
     """410 for a retired resource asked for by its latest version."""
-    if record.retired_at is not None and not pinned:
+    if retired_at is not None and not pinned:
         raise DomainError.field(
             field,
-            f"{label} {record.id!r} was retired at {record.retired_at}; pin a version "
+            f"{label} {record.id!r} was retired at {retired_at}; pin a version "
             f"({field.removesuffix('_id')}_version, latest {record.version}) to price on it",
             ErrorKind.GONE,
         )
@@ -192,7 +194,7 @@ def resolve_context(
     default_market: tuple[str, int | None] = (example.market_id, None)
     if request.scenario_set_id is not None:
         entry = catalog.get(request.scenario_set_id)
-        set_record = versioned.read(
+        set_record, retired_at = versioned.resolve(
             versioned.SETS,
             store,
             request.scenario_set_id,
@@ -200,7 +202,7 @@ def resolve_context(
             "scenario_set_version" if request.scenario_set_version else "scenario_set_id",
         )
         pinned = request.scenario_set_version is not None
-        _live(set_record, pinned, "scenario_set_id", "scenario set")
+        _live(set_record, retired_at, pinned, "scenario_set_id", "scenario set")
         if entry is not None:
             credit = entry.credit
             default_market = (entry.market_id, None)
@@ -252,11 +254,10 @@ def _market(
     else:
         market_id, version = default
         field = "scenario_set_id"
-    record = versioned.read(versioned.MARKETS, store, market_id, version, field)
-    _live(record, version is not None, "market_id", "market")
-    builtin = {e.market_id: e.market for e in builtin_catalog().values()}
+    record, retired_at = versioned.resolve(versioned.MARKETS, store, market_id, version, field)
+    _live(record, retired_at, version is not None, "market_id", "market")
     if record.created_by == versioned.BUILTIN_AUTHOR:
-        market = builtin[market_id]
+        market = versioned.market_of(record, store)
     else:
         market = under("market", lambda: versioned.domain_market(record.document))
     return market, _record_source(record, version is not None)

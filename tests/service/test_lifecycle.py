@@ -49,6 +49,8 @@ class ServerProcess:
 
     def __init__(self, port: int, *options: str, command: list[str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FXSCEN_")}
+        # the session's throw-away store (tests/conftest.py), never the checkout's ./data
+        env["FXSCEN_DATABASE_URL"] = os.environ["FXSCEN_DATABASE_URL"]
         if command is None:
             command = [str(FXSCEN), "serve", "--host", "127.0.0.1", "--port", str(port), *options]
         self.port = port
