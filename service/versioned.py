@@ -45,7 +45,7 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # two module singletons: hashed by identity, cheaply
 class Kind(Generic[D]):
     """One kind of versioned resource."""
 
@@ -221,8 +221,7 @@ def resolve(
     """(the version to price on, when the resource was retired) for a pricing request: a
     version asked for by number is read once and kept (it never changes); the latest is one
     primary-key read of its number, then the same. 404 naming ``field`` otherwise."""
-    builtin = _builtin_record(kind, id)
-    if builtin is not None:
+    if id in kind.builtins():
         return read(kind, store, id, version, field), None
     s = store()
     retired_at = None
@@ -303,7 +302,7 @@ def default_market_id(set_id: str) -> str:
     return (catalog.get(set_id) or catalog[BUILTIN_SET]).market_id
 
 
-def market_of(record: VersionRecord, store: Callable[[], Store]) -> MarketSnapshot:
+def market_of(record: VersionRecord) -> MarketSnapshot:
     """A market version as a snapshot (a built-in one as the catalogue holds it)."""
     if record.created_by == BUILTIN_AUTHOR:
         return _builtin_markets_by_id()[record.id]
@@ -320,7 +319,7 @@ def default_spot(record: VersionRecord, store: Callable[[], Store]) -> float:
     doc = parse_document(SETS, record.document)
     market_id = doc.market_id or default_market_id(record.id)
     market = read(MARKETS, store, market_id, doc.market_version, "market_id")
-    return market_of(market, store).spot
+    return market_of(market).spot
 
 
 def _validated(kind: Kind[Any], body: Any, id: str | None, store: Store) -> tuple[Any, str]:
@@ -376,7 +375,7 @@ def _check_prices(kind: Kind[Any], document: Any, store: Store) -> None:
     except DomainError as exc:
         field = "market_version" if document.market_version is not None else "market_id"
         raise DomainError.field(field, exc.errors[0].reason) from exc
-    market = market_of(record, lambda: store)
+    market = market_of(record)
     scenario_set = document.to_domain(prefix="", spot=market.spot)
     under("", lambda: scenario_set.check_against(market.valuation_date, market.spot))
 

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from scenarios.errors import DomainError, ErrorKind
+from scenarios.scenario import Scenario
 from service import versioned
 from service.auth import principal_of
 from service.deps import SettingsDep
@@ -117,8 +118,6 @@ def _set_read(record: VersionRecord, settings: Settings) -> dict[str, Any]:
     body["market_id"] = doc.market_id or versioned.default_market_id(record.id)
     body["leaves"] = None
     if doc.tree is not None:
-        spot = versioned.default_spot(record, lambda: _store(settings))
-        leaves = versioned.domain_set(record.document, spot).scenarios
         body["leaves"] = [
             {
                 "name": s.name,
@@ -127,19 +126,26 @@ def _set_read(record: VersionRecord, settings: Settings) -> dict[str, Any]:
                 "vol": s.vol,
                 "description": s.description,
             }
-            for s in leaves
+            for s in _leaves(record, settings)
         ]
     return body
+
+
+def _leaves(record: VersionRecord, settings: Settings) -> tuple[Scenario, ...]:
+    """A tree set's leaves as priced on its default market (the spot the branches' levels
+    are read at)."""
+    spot = versioned.default_spot(record, lambda: _store(settings))
+    return versioned.domain_set(record.document, spot).scenarios
 
 
 def _market_read(record: VersionRecord, settings: Settings) -> dict[str, Any]:
     return {**_meta(record), "document": json.loads(record.document)}
 
 
-def _set_summary(record: VersionRecord) -> dict[str, Any]:
+def _set_summary(record: VersionRecord, settings: Settings) -> dict[str, Any]:
     doc = versioned.parse_document(versioned.SETS, record.document)
-    if doc.tree is not None:
-        names = [n.id for n in doc.tree.nodes]
+    if doc.tree is not None:  # a tree's scenarios are its leaves, as it is priced
+        names = [s.name for s in _leaves(record, settings)]
     else:
         names = [s.name for s in doc.scenarios or ()]
     return {
@@ -157,7 +163,7 @@ def _set_summary(record: VersionRecord) -> dict[str, Any]:
     }
 
 
-def _market_summary(record: VersionRecord) -> dict[str, Any]:
+def _market_summary(record: VersionRecord, settings: Settings) -> dict[str, Any]:
     doc = versioned.parse_document(versioned.MARKETS, record.document)
     return {
         "id": record.id,
@@ -255,7 +261,7 @@ def versioned_router(
                 as_of=as_of.isoformat() if as_of else None,
                 include_retired=include_retired,
             )
-            return [summarise(r) for r in found]
+            return [summarise(r, settings) for r in found]
 
         return JSONResponse(await run_in_threadpool(rows))
 

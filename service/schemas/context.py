@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import Field
 
-from scenarios.catalog import CatalogEntry, builtin_catalog, builtin_credit_markets
+from scenarios.catalog import builtin_catalog, builtin_credit_markets
 from scenarios.credit.curves import CreditMarket
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.market import Diffusion, MarketSnapshot
@@ -116,6 +117,12 @@ class Context:
         return self.set_source.pinned and self.market_source.pinned
 
     def sources_json(self) -> dict[str, Any]:
+        """The response's ``sources`` (built once per context: a cached context serves many
+        requests; the dict is rendered, never changed)."""
+        return self._sources
+
+    @cached_property
+    def _sources(self) -> dict[str, Any]:
         return {
             "scenario_set": self.set_source.json(),
             "market": self.market_source.json(),
@@ -186,81 +193,141 @@ def resolve_context(
     def store() -> Store:
         return versioned.store_at(url)
 
-    catalog = builtin_catalog()
-    example = catalog[BUILTIN_SET]
-    entry: CatalogEntry | None = None
+    overrides = (
+        request.overrides if request.overrides and not request.overrides.is_empty() else None
+    )
     set_record: VersionRecord | None = None
-    credit: CreditMarket | None = example.credit if request.scenario_set is not None else None
-    default_market: tuple[str, int | None] = (example.market_id, None)
+    set_pinned = request.scenario_set_version is not None
     if request.scenario_set_id is not None:
-        entry = catalog.get(request.scenario_set_id)
         set_record, retired_at = versioned.resolve(
             versioned.SETS,
             store,
             request.scenario_set_id,
             request.scenario_set_version,
-            "scenario_set_version" if request.scenario_set_version else "scenario_set_id",
+            "scenario_set_version" if set_pinned else "scenario_set_id",
         )
-        pinned = request.scenario_set_version is not None
-        _live(set_record, retired_at, pinned, "scenario_set_id", "scenario set")
-        if entry is not None:
-            credit = entry.credit
-            default_market = (entry.market_id, None)
-        else:
-            doc = versioned.parse_document(versioned.SETS, set_record.document)
-            credit = builtin_credit_markets().get(doc.credit_id) if doc.credit_id else None
-            if doc.market_id is not None:
-                default_market = (doc.market_id, doc.market_version)
-    market, market_source = _market(request, store, default_market)
+        _live(set_record, retired_at, set_pinned, "scenario_set_id", "scenario set")
+    credit, default_market = _set_defaults(set_record)
+    market_record: VersionRecord | None = None
+    market_version = request.market_version if request.market_id else default_market[1]
+    if request.market is None:
+        market_id = request.market_id or default_market[0]
+        field = "market_id" if request.market_id is not None else "scenario_set_id"
+        field = "market_version" if request.market_version is not None else field
+        market_record, retired_at = versioned.resolve(
+            versioned.MARKETS, store, market_id, market_version, field
+        )
+        _live(market_record, retired_at, market_version is not None, "market_id", "market")
+        if set_record is not None and overrides is None:  # all by id: built once per pair
+            key = (set_record.id, set_record.version, set_record.digest, set_pinned,
+                   market_record.id, market_record.version, market_record.digest,
+                   market_version, diffusion)  # fmt: skip
+            found = _BY_IDS.get(key)
+            if found is None:
+                if len(_BY_IDS) >= _BY_IDS_SIZE:
+                    _BY_IDS.clear()
+                found = _BY_IDS[key] = _by_ids(
+                    set_record, set_pinned, market_record, market_version, diffusion
+                )
+            return found
+    if market_record is not None:
+        market = _snapshot(market_record)
+        market_source = _record_source(market_record, market_version is not None)
+    else:
+        assert request.market is not None
+        market = request.market.to_domain()
+        market_source = Source("inline", None, None, "inline", pinned=True)
     market = market.with_diffusion(diffusion)
-    spot = market.spot
     if request.scenario_set is not None:
-        scenario_set = request.scenario_set.to_domain(spot=spot)
+        scenario_set = request.scenario_set.to_domain(spot=market.spot)
         set_source = Source("inline", None, None, "inline", pinned=True)
     else:
         assert set_record is not None
-        if entry is not None:
-            scenario_set = at_spot(entry.scenario_set, spot)
-        else:
-            scenario_set = under(
-                "scenario_set", lambda: versioned.domain_set(set_record.document, spot)
-            )
-        set_source = _record_source(set_record, request.scenario_set_version is not None)
+        scenario_set = _domain_set(set_record, market.spot)
+        set_source = _record_source(set_record, set_pinned)
     changed: dict[str, Any] | None = None
-    if request.overrides is not None and not request.overrides.is_empty():
-        scenario_set, market, changed = apply_overrides(request.overrides, scenario_set, market)
-    under(
-        "scenario_set",
-        lambda: scenario_set.check_against(market.valuation_date, market.spot),
+    if overrides is not None:
+        scenario_set, market, changed = apply_overrides(overrides, scenario_set, market)
+    return _context(
+        scenario_set, market, credit, set_source, market_source, changed, set_record,
+        (market_source.id, market_version) if market_record is not None else None,
+    )  # fmt: skip
+
+
+# contexts of requests naming both by id, keyed by versions and digests (strings hash once)
+_BY_IDS: dict[tuple[Any, ...], Context] = {}
+_BY_IDS_SIZE = 512
+
+
+def _by_ids(
+    set_record: VersionRecord,
+    set_pinned: bool,
+    market_record: VersionRecord,
+    market_version: int | None,
+    diffusion: Diffusion,
+) -> Context:
+    """The context of a request that names its set and market by id, with no overrides:
+    immutable for given versions, so built (and checked) once per pair."""
+    credit, _ = _set_defaults(set_record)
+    market = _snapshot(market_record).with_diffusion(diffusion)
+    return _context(
+        _domain_set(set_record, market.spot),
+        market,
+        credit,
+        _record_source(set_record, set_pinned),
+        _record_source(market_record, market_version is not None),
+        None,
+        set_record,
+        (market_record.id, market_version),
     )
-    market_ref = None
-    if market_source.origin != "inline":
-        pinned_version = request.market_version if request.market_id else default_market[1]
-        market_ref = (market_source.id, pinned_version)
+
+
+def _context(
+    scenario_set: ScenarioSet,
+    market: MarketSnapshot,
+    credit: CreditMarket | None,
+    set_source: Source,
+    market_source: Source,
+    changed: dict[str, Any] | None,
+    set_record: VersionRecord | None,
+    market_ref: tuple[str, int | None] | None,
+) -> Context:
+    """The context, once the set has been checked against its market."""
+    under("scenario_set", lambda: scenario_set.check_against(market.valuation_date, market.spot))
     return Context(
         scenario_set, market, credit, set_source, market_source, changed, set_record, market_ref
     )
 
 
-def _market(
-    request: SourceFields, store: Any, default: tuple[str, int | None]
-) -> tuple[MarketSnapshot, Source]:
-    if request.market is not None:
-        return request.market.to_domain(), Source("inline", None, None, "inline", pinned=True)
-    if request.market_id is not None:
-        market_id, version, field = request.market_id, request.market_version, "market_id"
-        if version is not None:
-            field = "market_version"
-    else:
-        market_id, version = default
-        field = "scenario_set_id"
-    record, retired_at = versioned.resolve(versioned.MARKETS, store, market_id, version, field)
-    _live(record, retired_at, version is not None, "market_id", "market")
+def _set_defaults(
+    set_record: VersionRecord | None,
+) -> tuple[CreditMarket | None, tuple[str, int | None]]:
+    """(credit market, (market id, version pinned)) a set is priced on by default: a built-in
+    set's own; a stored set's ``credit_id`` and ``market_id``; else (an inline set, or a stored
+    one naming none) the built-in example's."""
+    catalog = builtin_catalog()
+    example = catalog[BUILTIN_SET]
+    if set_record is None:
+        return example.credit, (example.market_id, None)
+    entry = catalog.get(set_record.id)
+    if entry is not None and set_record.created_by == versioned.BUILTIN_AUTHOR:
+        return entry.credit, (entry.market_id, None)
+    doc = versioned.parse_document(versioned.SETS, set_record.document)
+    credit = builtin_credit_markets().get(doc.credit_id) if doc.credit_id else None
+    if doc.market_id is None:
+        return credit, (example.market_id, None)
+    return credit, (doc.market_id, doc.market_version)
+
+
+def _snapshot(record: VersionRecord) -> MarketSnapshot:
+    return under("market", lambda: versioned.market_of(record))
+
+
+def _domain_set(record: VersionRecord, spot: float) -> ScenarioSet:
+    """A set version as a domain set at ``spot`` (a built-in one from the catalogue)."""
     if record.created_by == versioned.BUILTIN_AUTHOR:
-        market = versioned.market_of(record, store)
-    else:
-        market = under("market", lambda: versioned.domain_market(record.document))
-    return market, _record_source(record, version is not None)
+        return at_spot(builtin_catalog()[record.id].scenario_set, spot)
+    return under("scenario_set", lambda: versioned.domain_set(record.document, spot))
 
 
 def apply_overrides(

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from tests.service.json_checks import finite_numbers
+from tests.service.json_checks import finite_numbers, numeric_leaves
 
 EXTREMES: list[Any] = [
     0,
@@ -56,17 +56,6 @@ def _examples(client: TestClient) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def _numeric_leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _numeric_leaves(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _numeric_leaves(item, (*path, i))
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        yield path
-
-
 ROUTES = ["/v1/price", "/v1/cds", "/v1/paths", "/v1/vol-surface", "/v1/calibrate"]
 
 
@@ -81,7 +70,7 @@ def test_every_post_route_has_examples(service: TestClient) -> None:
 def test_extreme_numbers_get_a_named_4xx_or_finite_figures(service: TestClient, route: str) -> None:
     sent = 0
     for example in _examples(service)[route]:
-        for path in _numeric_leaves(example):
+        for path in numeric_leaves(example):
             for value in EXTREMES:
                 _send_replaced_leaf(service, route, example, path, value)
                 sent += 1

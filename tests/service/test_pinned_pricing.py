@@ -209,7 +209,9 @@ def test_a_calibration_saved_as_the_next_version_prices_as_its_fitted_set(api: T
     assert calibrated.status_code == 200, calibrated.text
     body = calibrated.json()
     assert body["saved"]["id"] == id and body["saved"]["version"] == 2
-    version = api.get(body["saved"]["location"]).json()
+    read = api.get(body["saved"]["location"])
+    version = read.json()
+    assert body["saved"]["etag"] == read.headers["etag"] == version["etag"]
     assert version["change_note"] == "fit to the 06-13 pillars"
     assert any(c.endswith(".probability") for c in version["changes"])
     on_saved = api.post(

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import AuthMode, Settings
-from tests.service.json_checks import finite_numbers
+from tests.service.json_checks import finite_numbers, numeric_leaves
 
 SET = "us-japan-tariff-2025-07-09"
 MARKET = "usdjpy-2025-06-13"
@@ -99,6 +99,13 @@ def test_a_stored_market_prices_as_the_same_market_sent_inline(api: TestClient) 
         "origin": "inline",
     }
     assert by_id["results"] == inline["results"] and by_id["spot"] == 146.25
+    # a set written with this market as its own is priced on it by default, and says so
+    set_id, _ = create_copy(api, market_id=document["id"])
+    assert api.get(f"/v1/scenario-sets/{set_id}").json()["market_id"] == document["id"]
+    summary = next(x for x in api.get("/v1/scenario-sets").json() if x["id"] == set_id)
+    assert summary["market_id"] == document["id"]
+    by_default = price(api, scenario_set_id=set_id, scenario_set_version=1).json()
+    assert by_default["sources"]["market"]["id"] == document["id"] and by_default["spot"] == 146.25
 
 
 def test_put_needs_the_latest_etag_428_without_412_when_stale(api: TestClient) -> None:
@@ -114,6 +121,11 @@ def test_put_needs_the_latest_etag_428_without_412_when_stale(api: TestClient) -
     assert (body["version"], body["changes"], body["change_note"]) == (2, ["name"], "n")
     assert ok.headers["etag"] == body["etag"] != etag
     assert ok.headers["location"] == f"/v1/scenario-sets/{id}"
+    assert ok.headers["content-location"] == f"/v1/scenario-sets/{id}/versions/2"
+    assert (
+        body["latest_version"],
+        api.get(f"/v1/scenario-sets/{id}/versions/1").json()["latest_version"],
+    ) == (2, 2)
     stale = api.put(f"/v1/scenario-sets/{id}", json=document, headers={"If-Match": etag})
     assert stale.status_code == 412 and stale.json()["errors"][0]["field"] == "If-Match"
     weak = api.put(
@@ -335,6 +347,36 @@ def test_the_list_filters_by_name_and_date(api: TestClient) -> None:
     assert MARKET in [m["id"] for m in markets]
 
 
+def test_a_trees_leaves_are_its_branch_paths_and_the_list_names_them(api: TestClient) -> None:
+    tree = api.get("/v1/scenario-sets/us-japan-tariff-2025-tree").json()
+    spot = api.get(f"/v1/markets/{tree['market_id']}").json()["document"]["spot"]
+    nodes = {n["id"]: n for n in tree["document"]["tree"]["nodes"]}
+    by_hand: list[tuple[str, float, float]] = []
+
+    def walk(node_id: str, names: tuple[str, ...], p: float, jump: float) -> None:
+        for b in nodes[node_id]["branches"]:  # J = level / S0 or the stated jump; leaf = S0·Π J
+            j = b["level"] / spot if "level" in b else b["jump"]
+            if b.get("next"):
+                walk(b["next"], (*names, b["name"]), p * b["probability"], jump * j)
+            else:
+                by_hand.append(
+                    ("/".join((*names, b["name"])), p * b["probability"], spot * jump * j)
+                )
+
+    walk(tree["document"]["tree"]["root"], (), 1.0, 1.0)
+    got = [(leaf["name"], leaf["probability"], leaf["level"]) for leaf in tree["leaves"]]
+    assert [g[0] for g in got] == [h[0] for h in by_hand]
+    for (_, p, level), (_, p_hand, level_hand) in zip(got, by_hand, strict=True):
+        assert p == pytest.approx(p_hand, rel=1e-15) and level == pytest.approx(
+            level_hand, rel=1e-14
+        )
+    priced = price(api, scenario_set_id="us-japan-tariff-2025-tree").json()
+    listed = {s["id"]: s for s in api.get("/v1/scenario-sets").json()}
+    assert listed["us-japan-tariff-2025-tree"]["scenario_names"] == list(
+        priced["results"][0]["scenario_prices"]
+    )
+
+
 def test_a_stored_tree_reads_back_with_its_leaves(api: TestClient) -> None:
     tree = api.get("/v1/scenario-sets/us-japan-tariff-2025-tree").json()
     id = new_id()
@@ -407,7 +449,7 @@ def test_the_create_examples_work_as_pasted_and_survive_extreme_numbers(api: Tes
     spec = api.get("/openapi.json").json()
     for path, schema in (("/v1/scenario-sets", "ScenarioSetWrite"), ("/v1/markets", "MarketWrite")):
         example = spec["components"]["schemas"][schema]["examples"][0]
-        for leaf_path in _numeric_leaves(example):
+        for leaf_path in numeric_leaves(example):
             for value in (0, -1, 1e308, 5e-324, 10**30, "x", None, True):
                 body = copy.deepcopy(example) | {"id": new_id()}
                 target = body
@@ -423,14 +465,3 @@ def test_the_create_examples_work_as_pasted_and_survive_extreme_numbers(api: Tes
                     assert response.json()["errors"][0]["field"], where
         fresh = api.post(path, json=example | {"id": new_id()})
         assert fresh.status_code == 201, fresh.text
-
-
-def _numeric_leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _numeric_leaves(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _numeric_leaves(item, (*path, i))
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        yield path
