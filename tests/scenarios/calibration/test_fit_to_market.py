@@ -42,7 +42,7 @@ from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import Scenario, ScenarioSet
 from scenarios.vol.smiles import ScenarioSmile, SmileQuote, SmileShift
-from scenarios.vol.surface_view import vol_surface_view
+from tests.scenarios.calibration.mixture_quotes import quotes_and_weights
 from tests.scenarios.lognormal_jump import (
     EVENT,
     EVENT_VARIANCE,
@@ -68,26 +68,7 @@ def reweighted(probabilities: list[float]) -> ScenarioSet:
 
 def mixture_quotes(scenario_set: ScenarioSet, tenors: tuple[str, ...]):
     """The mixture's own ATM / 25Δ RR / broker BF at ``tenors``, and its pricing weights."""
-    view = vol_surface_view(
-        market=MARKET,
-        scenario_set=scenario_set,
-        tenors=tenors,
-        strikes=np.array([140.0, 150.0]),
-        deltas=(0.25,),
-    )
-    q = view.mixture.quotes
-    quotes = tuple(
-        SmileQuote(
-            view.expiry_dates[i],
-            view.delivery_dates[i],
-            float(q.atm_vols[i]),
-            float(q.risk_reversals[i, 0]),
-            float(q.broker_butterflies[i, 0]),
-            tenor=tenor,
-        )
-        for i, tenor in enumerate(tenors)
-    )
-    return quotes, view.fit.weights
+    return quotes_and_weights(MARKET, scenario_set, tenors)
 
 
 # --- quotes the mixture made ---------------------------------------------------------------

@@ -46,7 +46,7 @@ from scenarios.scenario import ScenarioSet, tree_scenario_set
 from scenarios.tree import DecisionTree
 from scenarios.vol.model import build_vol_model
 from scenarios.vol.smiles import SmileQuote
-from scenarios.vol.surface_view import vol_surface_view
+from tests.scenarios.calibration.mixture_quotes import quotes_and_weights
 from tests.scenarios.calibration.two_decisions import tree_spec, two_to_the_forward
 
 MARKET = builtin_catalog()["us-japan-tariff-2025-07-09"].market
@@ -73,25 +73,7 @@ ANALYST = tree_set([0.3, 0.2, 0.3, 0.2], [0.4, 0.2, 0.4])
 
 def mixture_quotes(scenario_set: ScenarioSet, tenors: tuple[str, ...]) -> tuple[SmileQuote, ...]:
     """The mixture's own ATM / 25Δ RR / broker BF at ``tenors`` (priced under the tilt)."""
-    view = vol_surface_view(
-        market=MARKET,
-        scenario_set=scenario_set,
-        tenors=tenors,
-        strikes=np.array([140.0, 150.0]),
-        deltas=(0.25,),
-    )
-    q = view.mixture.quotes
-    return tuple(
-        SmileQuote(
-            view.expiry_dates[i],
-            view.delivery_dates[i],
-            float(q.atm_vols[i]),
-            float(q.risk_reversals[i, 0]),
-            float(q.broker_butterflies[i, 0]),
-            tenor=tenor,
-        )
-        for i, tenor in enumerate(tenors)
-    )
+    return quotes_and_weights(MARKET, scenario_set, tenors)[0]
 
 
 def vanilla(expiry: dt.date, strike: float, *, call: bool) -> FxOption:
