@@ -14,6 +14,7 @@ supervisor can use it without entering the mode itself.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import os
 import shutil
@@ -35,7 +36,9 @@ def prepare_multiprocess_dir(workers: int) -> None:
     if path:
         os.makedirs(path, exist_ok=True)
         for name in glob.glob(os.path.join(path, "*.db")):
-            os.remove(name)
+            # another supervisor sharing the directory may have removed it first
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(name)
     elif workers > 1:
         path = tempfile.mkdtemp(prefix="fxscen-metrics-")
         atexit.register(shutil.rmtree, path, ignore_errors=True)

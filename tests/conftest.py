@@ -46,3 +46,12 @@ def postgres_url() -> Iterator[str]:
 def fresh_postgres_url(postgres_url: str) -> str:
     """SQLAlchemy URL of a new, empty, uniquely named database on the session's server."""
     return create_database(postgres_url, f"test_{uuid.uuid4().hex}")
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept() -> Iterator[None]:
+    """No test leaves the metrics directory variable behind: every server a later test
+    starts would inherit it and share (and empty) one directory with the others."""
+    before = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    yield
+    assert os.environ.get("PROMETHEUS_MULTIPROC_DIR") == before, "PROMETHEUS_MULTIPROC_DIR leaked"

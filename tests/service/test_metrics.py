@@ -271,7 +271,8 @@ def test_multiprocess_mode_adds_up_two_processes(
 def test_prepare_multiprocess_dir_is_a_no_op_for_one_worker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    monkeypatch.setenv(MULTIPROC_ENV, "")
+    monkeypatch.delenv(MULTIPROC_ENV)
     prepare_multiprocess_dir(1)
     assert MULTIPROC_ENV not in os.environ
 
@@ -279,7 +280,11 @@ def test_prepare_multiprocess_dir_is_a_no_op_for_one_worker(
 def test_prepare_multiprocess_dir_makes_an_empty_dir_for_workers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    # set first, so that monkeypatch records the variable and removes what the call sets
+    # (a delenv of an unset variable records nothing: the directory would leak into the
+    # environment of every server a later test starts)
+    monkeypatch.setenv(MULTIPROC_ENV, "")
+    monkeypatch.delenv(MULTIPROC_ENV)
     prepare_multiprocess_dir(2)
     path = Path(os.environ[MULTIPROC_ENV])
     assert path.is_dir() and not any(path.iterdir())
