@@ -17,11 +17,11 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from scenarios import checks
 from scenarios.dates import year_fraction
 from scenarios.errors import DomainError, FieldError
+from scenarios.read_only import read_only
 from scenarios.tree import LEAF_SEPARATOR, Branch, DecisionNode, DecisionTree
 from scenarios.vol.smiles import ScenarioSmile
 
@@ -63,7 +63,7 @@ def _drivers(drivers: Mapping[str, float]) -> Mapping[str, float]:
             )
         if checks.finite(f"drivers.{name}", level) < 0.0:
             raise DomainError.field(f"drivers.{name}", f"must be >= 0, got {level!r}")
-    return MappingProxyType({name: float(level) for name, level in drivers.items()})
+    return read_only({name: float(level) for name, level in drivers.items()})
 
 
 @dataclass(frozen=True)

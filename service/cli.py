@@ -5,6 +5,9 @@ versioned scenario sets, markets and API keys.
 
     fxscen serve [--host 0.0.0.0] [--port 8000] [--workers 2] [--shutdown-timeout 30]
     fxscen price book.json            # prints the response JSON; problems go to stderr, exit 2
+    fxscen batch book.parquet --scenario-set ID[@V] --out results.parquet [--sweep ...]
+                                      # a book file to results, errors and totals files
+                                      # (service.cli_batch; --scheduler ADDRESS: on Dask)
 
     fxscen db upgrade                 # run the migrations; "store at URL is at revision 0001"
     fxscen db revision                # the revision it is at (exit 1: no schema yet)
@@ -29,6 +32,7 @@ import json
 import sys
 from pathlib import Path
 
+from service.cli_batch import add_command as add_batch
 from service.cli_store import add_commands
 from service.settings import get_settings
 
@@ -106,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     price = sub.add_parser("price", help="price a JSON file with the body of POST /v1/price")
     price.add_argument("file")
     price.set_defaults(run=_price)
+    add_batch(sub)
     add_commands(sub)
     args = parser.parse_args(argv)
     return int(args.run(args))

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     auth: AuthMode = AuthMode.WRITES
     # largest scenario-set or market document a write accepts (413 beyond)
     max_document_bytes: int = Field(default=1 * 2**20, ge=1024)
+    # batch runs (service.batch): lines per chunk (the unit of work, of progress and of
+    # memory), the largest book file POST /v1/books takes, and the dask.distributed
+    # scheduler the job runner sends chunks to (none: the service's own process)
+    batch_chunk_lines: int = Field(default=100_000, ge=1, le=10_000_000)
+    max_book_bytes: int = Field(default=512 * 2**20, ge=1024)
+    dask_scheduler: str | None = None
 
 
 @lru_cache(maxsize=1)

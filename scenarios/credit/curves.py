@@ -34,13 +34,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from types import MappingProxyType
 
 import numpy as np
 
 from pricing.credit.cds import STANDARD_TENORS
 from scenarios import checks
 from scenarios.errors import DomainError
+from scenarios.read_only import read_only
 from scenarios.scenario import Scenario, ScenarioSet
 
 MAX_SPREAD_BP = 10_000.0
@@ -56,7 +56,7 @@ def _frozen_floats(name: str, values: Mapping[str, float]) -> Mapping[str, float
         if not isinstance(key, str) or not key:
             raise DomainError.field(name, f"keys must be non-empty strings, got {key!r}")
         checks.finite(f"{name}.{key}", value)
-    return MappingProxyType({k: float(v) for k, v in values.items()})
+    return read_only({k: float(v) for k, v in values.items()})
 
 
 def _spread(name: str, value: float) -> float:

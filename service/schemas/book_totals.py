@@ -125,6 +125,18 @@ def _totals_json(t: Totals, names: tuple[str, ...], level_names: tuple[str, ...]
     }
 
 
+def totals_read(
+    t: Totals, conv: Conversion, names: tuple[str, ...], level_names: tuple[str, ...]
+) -> dict[str, Any]:
+    """A book's ``totals`` as ``POST /v1/price`` reports them, with the rates it converted at."""
+    return {
+        **_totals_json(t, names, level_names),
+        "reporting_currency": conv.reporting.value,
+        "mixture_rate": conv.mixture_rate,
+        "scenario_rates": dict(zip(names, conv.scenario_rates.tolist(), strict=True)),
+    }
+
+
 def fx_position_risk(
     book: MixedBook, valuation: MixedValuation, spot: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -223,12 +235,7 @@ def totals_json(
     else:
         assert rows is not None
         book = book_totals(rows, conv)
-    totals = {
-        **_totals_json(book, names, levels),
-        "reporting_currency": conv.reporting.value,
-        "mixture_rate": conv.mixture_rate,
-        "scenario_rates": dict(zip(names, conv.scenario_rates.tolist(), strict=True)),
-    }
+    totals = totals_read(book, conv, names, levels)
     groups = (
         []
         if rows is None

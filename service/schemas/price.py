@@ -70,7 +70,13 @@ from service.schemas.consistency import (
     ConsistencyRead,
     consistency_block,
 )
-from service.schemas.context import DIFFUSION_FIELD, DiffusionField, SourceFields, resolve_context
+from service.schemas.context import (
+    DIFFUSION_FIELD,
+    Context,
+    DiffusionField,
+    SourceFields,
+    resolve_context,
+)
 from service.schemas.market_fit import (
     FIT_TO_MARKET_FIELD,
     FitToMarketField,
@@ -466,9 +472,13 @@ class PriceJob:
 
 
 def to_job(
-    request: PriceRequest, max_instruments: int, settings: Settings | None = None
+    request: PriceRequest,
+    max_instruments: int,
+    settings: Settings | None = None,
+    context: Context | None = None,
 ) -> PriceJob:
-    """Resolve the set (built-in or inline), the market, the credit market and the book."""
+    """Resolve the set (built-in or inline), the market, the credit market and the book;
+    ``context`` given (a batch run's, resolved once), the request's sources are not read."""
     if len(request.instruments) > max_instruments:
         raise DomainError.field(
             "instruments",
@@ -476,7 +486,8 @@ def to_job(
             f"got {len(request.instruments)}",
         )
     settings = settings or Settings()
-    context = resolve_context(request, settings, request.diffusion)
+    if context is None:
+        context = resolve_context(request, settings, request.diffusion)
     scenario_set, market = context.scenario_set, context.market
     market_fit = None
     if request.fit_to_market is not None:  # price under the fitted set (cached per set)
