@@ -128,6 +128,9 @@ def _rebatched(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Reco
     pending: list[pa.RecordBatch] = []
     held = 0
     for batch in batches:
+        if not pending and batch.num_rows == size:  # already the size asked for
+            yield batch
+            continue
         pending.append(batch)
         held += batch.num_rows
         while held >= size:

@@ -4,9 +4,10 @@ A request names a scenario set by id — built-in or stored, its latest version 
 ``scenario_set_version`` pins — or gives one inline (``scenario_set``), never both. The
 market is, in order: the inline ``market``; the one ``market_id`` names (``market_version``
 pins it); the set's own default (a built-in set's market, a stored set's ``market_id``); the
-built-in example's. ``overrides`` then change probabilities, levels or spot for this request
-only. The event must lie after the market's valuation date, and each post-event level within
-a factor of 1,000 of its spot. ``diffusion`` says how the market's vols are read before the
+built-in example's. ``overrides`` then change probabilities, levels, spot, every vol
+(``vol_bump``) or the event date for this request only (:func:`apply_overrides`). The event
+must lie after the market's valuation date, and each post-event level within a factor of
+1,000 of its spot. ``diffusion`` says how the market's vols are read before the
 decision (:class:`scenarios.market.Diffusion`; :data:`DIFFUSION_FIELD` is the request field
 every pricing request declares).
 
@@ -18,17 +19,23 @@ number — so its response can be kept and served again byte for byte.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field
 
+from scenarios import checks
 from scenarios.catalog import builtin_catalog, builtin_credit_markets
 from scenarios.credit.curves import CreditMarket
+from scenarios.dates import tenor_dates
 from scenarios.errors import DomainError, ErrorKind
-from scenarios.market import Diffusion, MarketSnapshot
-from scenarios.scenario import ScenarioSet, tree_scenario_set
+from scenarios.market import AtmVolCurve, Diffusion, MarketSnapshot
+from scenarios.scenario import Scenario, ScenarioSet, tree_scenario_set
+from scenarios.tree import Branch, DecisionTree
+from scenarios.vol.smiles import ScenarioSmile, SmileQuote, check_quotes
 from service import versioned
 from service.schemas.common import Choice, Schema, under
 from service.schemas.market import MarketIn, ScenarioSetIn
@@ -36,6 +43,8 @@ from service.schemas.results import BUILTIN_SET
 from service.schemas.stored import MAX_VERSION, OverridesIn
 from service.settings import Settings, get_settings
 from store.repository import Store, VersionRecord
+
+T = TypeVar("T")
 
 DiffusionField = Choice[Diffusion]
 DIFFUSION_FIELD = Field(
@@ -81,8 +90,8 @@ class SourceFields(Schema):
     market: MarketIn | None = None
     overrides: OverridesIn | None = Field(
         default=None,
-        description="Probabilities, levels or spot changed for this request only (no new "
-        "version); reported in `sources.overrides`.",
+        description="Probabilities, levels, spot, vols or the event date changed for this "
+        "request only (no new version); reported in `sources.overrides`.",
     )
 
 
@@ -333,7 +342,11 @@ def _domain_set(record: VersionRecord, spot: float) -> ScenarioSet:
 def apply_overrides(
     overrides: OverridesIn, scenario_set: ScenarioSet, market: MarketSnapshot
 ) -> tuple[ScenarioSet, MarketSnapshot, dict[str, Any]]:
-    """The set and market with ``overrides`` applied, and what moved (``OverridesRead``)."""
+    """The set and market with ``overrides`` applied, and what moved (``OverridesRead``).
+
+    In order: spot; probabilities and levels; ``vol_bump``; the event date. ``vol_bump`` and
+    ``event_date`` appear in what moved only when given, so a request without them reads as
+    before."""
     names = [s.name for s in scenario_set.scenarios]
     spot_before = market.spot
     if overrides.spot is not None or overrides.spot_bump is not None:
@@ -386,7 +399,15 @@ def apply_overrides(
         if s.level != before[s.name][1]
     }
     spot_read = [spot_before, market.spot] if market.spot != spot_before else None
-    return scenario_set, market, {"probabilities": moved_p, "levels": moved_l, "spot": spot_read}
+    changed: dict[str, Any] = {"probabilities": moved_p, "levels": moved_l, "spot": spot_read}
+    if overrides.vol_bump is not None:
+        scenario_set, market = _vols_bumped(overrides.vol_bump, scenario_set, market)
+        changed["vol_bump"] = overrides.vol_bump
+    if overrides.event_date is not None or overrides.event_delay_days is not None:
+        event_before = scenario_set.event_date
+        scenario_set = _event_moved(overrides, scenario_set, market.valuation_date)
+        changed["event_date"] = [event_before.isoformat(), scenario_set.event_date.isoformat()]
+    return scenario_set, market, changed
 
 
 def _probabilities(overrides: OverridesIn, scenario_set: ScenarioSet) -> dict[str, float]:
@@ -414,3 +435,153 @@ def _probabilities(overrides: OverridesIn, scenario_set: ScenarioSet) -> dict[st
         scale = (1.0 - named) / rest
         return {**{n: p * scale for n, p in others.items()}, **given}
     return {**others, **given}
+
+
+def _as(field: str, build: Callable[[], T]) -> T:
+    """Run a domain constructor on figures an override moved: its error names ``field`` (the
+    override) and says which figure broke which rule."""
+    try:
+        return build()
+    except DomainError as exc:
+        error = exc.errors[0]
+        where = f"moves {error.field}: " if error.field else ""
+        raise DomainError.field(field, f"{where}{error.reason}", exc.kind) from None
+
+
+def _vols_bumped(
+    bump: float, scenario_set: ScenarioSet, market: MarketSnapshot
+) -> tuple[ScenarioSet, MarketSnapshot]:
+    """The set and market with ``bump`` added to every vol (``OverridesIn.vol_bump``); 422
+    naming ``overrides.vol_bump`` when a moved vol breaks its rule (> 0, 1e-4 at least; a
+    surface that still fits; total variance that does not fall with maturity)."""
+    field = "overrides.vol_bump"
+    moved_set = _as(field, lambda: _set_bumped(scenario_set, bump))
+    return moved_set, _as(field, lambda: _market_bumped(market, bump))
+
+
+def _market_bumped(market: MarketSnapshot, bump: float) -> MarketSnapshot:
+    """The ATM curve and the surface's ATM quotes moved; risk reversals and butterflies are
+    vol differences and stay. The snapshot is built (its surface fitted) again."""
+    atm = market.atm_vols
+    vols = tuple(v + bump for v in atm.vols)
+    curve = under(
+        "market.atm_vols", lambda: AtmVolCurve(atm.valuation_date, atm.pillar_dates, vols)
+    )
+    surface = market.surface
+    if surface is not None:
+        quotes = _atm_bumped(surface.quotes, bump, "market.surface")
+        surface = dataclasses.replace(surface, quotes=quotes)
+    return under("market", lambda: dataclasses.replace(market, atm_vols=curve, surface=surface))
+
+
+def _set_bumped(scenario_set: ScenarioSet, bump: float) -> ScenarioSet:
+    """Every post-event vol moved: a scenario's ``vol`` and the ATM of its smile's quotes (a
+    smile given as a shift reads the market's surface, moved already), or a tree's branch
+    vols (its leaves read again)."""
+    tree = scenario_set.tree
+    if tree is not None:
+        nodes = tuple(
+            dataclasses.replace(n, branches=_branches_bumped(n.branches, bump, i))
+            for i, n in enumerate(tree.nodes)
+        )
+        return _tree_set_of(scenario_set, DecisionTree(tree.root, nodes))
+    scenarios = []
+    for i, s in enumerate(scenario_set.scenarios):
+        at = f"scenario_set.scenarios[{i}]"
+        smile = s.smile
+        if smile is not None and smile.quotes:
+            smile = ScenarioSmile(quotes=_atm_bumped(smile.quotes, bump, f"{at}.smile.quotes"))
+        scenarios.append(
+            under(
+                at, lambda s=s, smile=smile: dataclasses.replace(s, vol=s.vol + bump, smile=smile)
+            )
+        )
+    return dataclasses.replace(scenario_set, scenarios=tuple(scenarios))
+
+
+def _branches_bumped(branches: tuple[Branch, ...], bump: float, node: int) -> tuple[Branch, ...]:
+    return tuple(
+        under(
+            f"scenario_set.tree.nodes[{node}].branches[{j}]",
+            lambda b=b: dataclasses.replace(b, vol=b.vol + bump),
+        )
+        for j, b in enumerate(branches)
+    )
+
+
+def _atm_bumped(quotes: tuple[SmileQuote, ...], bump: float, at: str) -> tuple[SmileQuote, ...]:
+    return tuple(
+        under(f"{at}[{j}]", lambda q=q: dataclasses.replace(q, atm=q.atm + bump))
+        for j, q in enumerate(quotes)
+    )
+
+
+def _event_moved(
+    overrides: OverridesIn, scenario_set: ScenarioSet, valuation_date: dt.date
+) -> ScenarioSet:
+    """The set with its decision moved (``OverridesIn.event_date`` / ``event_delay_days``):
+    a tree's nodes all by the days its root moves; a scenario smile's tenors counted from the
+    new date (dated quotes stay, and must still expire after it). 422 naming the override
+    when a moved date is not after ``valuation_date`` or beyond the horizon."""
+    if overrides.event_date is not None and overrides.event_delay_days is not None:
+        raise DomainError.field(
+            "overrides.event_delay_days",
+            "give at most one of event_date and event_delay_days, got both",
+        )
+    if overrides.event_date is not None:
+        field = "overrides.event_date"
+        delay = overrides.event_date - scenario_set.event_date
+    else:
+        assert overrides.event_delay_days is not None
+        field = "overrides.event_delay_days"
+        delay = dt.timedelta(days=overrides.event_delay_days)
+    tree = scenario_set.tree
+    for date in [scenario_set.event_date] if tree is None else [n.date for n in tree.nodes]:
+        moved = date + delay
+        if moved <= valuation_date:
+            raise DomainError.field(
+                field,
+                f"must leave the event after the valuation date {valuation_date.isoformat()}, "
+                f"got {moved.isoformat()} (from {date.isoformat()})",
+            )
+        _as(field, lambda moved=moved: checks.within_horizon("event_date", valuation_date, moved))
+    if tree is not None:
+        nodes = tuple(dataclasses.replace(n, date=n.date + delay) for n in tree.nodes)
+        return _as(field, lambda: _tree_set_of(scenario_set, DecisionTree(tree.root, nodes)))
+    event = scenario_set.event_date + delay
+    scenarios = tuple(
+        _as(field, lambda i=i, s=s: _smile_redated(s, event, f"scenario_set.scenarios[{i}]"))
+        for i, s in enumerate(scenario_set.scenarios)
+    )
+    return _as(
+        field, lambda: dataclasses.replace(scenario_set, event_date=event, scenarios=scenarios)
+    )
+
+
+def _smile_redated(scenario: Scenario, event: dt.date, at: str) -> Scenario:
+    """``scenario`` with its smile's tenors counted from ``event``, as a set sent with that
+    event date reads them (:meth:`service.schemas.smiles.SmileQuoteIn.to_domain`)."""
+    smile = scenario.smile
+    if smile is None or not smile.quotes:
+        return scenario
+    at = f"{at}.smile.quotes"
+    quotes = []
+    for j, q in enumerate(smile.quotes):
+        if q.tenor is not None:
+            expiry, delivery = tenor_dates(f"{at}[{j}].tenor", event, q.tenor)
+            q = dataclasses.replace(q, expiry=expiry, delivery=delivery)
+        quotes.append(q)
+    under(at, lambda: check_quotes(tuple(quotes), event))
+    return dataclasses.replace(scenario, smile=ScenarioSmile(quotes=tuple(quotes)))
+
+
+def _tree_set_of(scenario_set: ScenarioSet, tree: DecisionTree) -> ScenarioSet:
+    """``scenario_set`` (a tree set) with ``tree`` in place of its own, leaves read again."""
+    assert scenario_set.tree_spot is not None
+    return tree_scenario_set(
+        id=scenario_set.id,
+        name=scenario_set.name,
+        tree=tree,
+        spot=scenario_set.tree_spot,
+        description=scenario_set.description,
+    )

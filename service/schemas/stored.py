@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field
 
 from scenarios.market import MarketSnapshot
 from scenarios.scenario import ScenarioSet
-from service.schemas.common import FiniteFloat, PositiveFloat, Schema
+from service.schemas.common import Date, FiniteFloat, PositiveFloat, Schema
 from service.schemas.market import (
     MarketIn,
     RatePillar,
@@ -265,6 +265,32 @@ class OverridesIn(Schema):
         lt=1.0,
         description="Today's spot times (1 + spot_bump), after `spot`: 0.01 = +1%.",
     )
+    vol_bump: FiniteFloat | None = Field(
+        default=None,
+        gt=-0.5,
+        lt=1.0,
+        description="Added to every vol, an absolute parallel shift: 0.01 = +1 vol point. "
+        "It moves the market's ATM vols and its surface's ATM quotes (risk reversals and "
+        "butterflies are vol differences and stay; the event variance the ex-event diffusion "
+        "strips is read off the moved quotes), every scenario's post-event `vol`, the ATM of "
+        "a scenario smile given as quotes (a smile given as a shift moves with the surface it "
+        "shifts), and a tree's branch vols. Every vol must stay > 0.",
+        examples=[0.01],
+    )
+    event_date: Date | None = Field(
+        default=None,
+        description="The decision's date for this request, after the market's valuation "
+        "date. A tree's nodes all move by the days its root moves. A scenario smile's tenors "
+        "count from the new date (dated quotes stay). Give this or `event_delay_days`.",
+    )
+    event_delay_days: int | None = Field(
+        default=None,
+        ge=-36_500,
+        le=36_500,
+        description="Calendar days the decision moves (negative: earlier); a tree's nodes all "
+        "move by as many. Give this or `event_date`.",
+        examples=[30],
+    )
 
     def is_empty(self) -> bool:
         return not (
@@ -273,6 +299,9 @@ class OverridesIn(Schema):
             or self.level_bump is not None
             or self.spot is not None
             or self.spot_bump is not None
+            or self.vol_bump is not None
+            or self.event_date is not None
+            or self.event_delay_days is not None
         )
 
 
@@ -295,6 +324,18 @@ class OverridesRead(Schema):
         description="Scenario → [L as stored, L used], JPY per USD; every level that moved."
     )
     spot: list[float] | None = Field(description="[spot as stored, spot used], or null.")
+    vol_bump: float | None = Field(
+        default=None,
+        description="The parallel vol shift applied (0.01 = +1 vol point); present only when "
+        "`overrides.vol_bump` is given.",
+    )
+    event_date: list[dt.date] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="[event date as stored, event date used] (a tree's root); present only "
+        "when `overrides.event_date` or `event_delay_days` is given.",
+    )
 
 
 SOURCES_DESCRIPTION = (
