@@ -90,9 +90,11 @@ def run_command(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     try:
-        from service.batch.sweeps import parse_sweep_text
+        sweep: tuple[dict[str, Any], ...] = ()
+        if args.sweep:
+            from service.batch.sweeps import parse_sweep_text
 
-        sweep = tuple(axis for text in args.sweep for axis in _axes(parse_sweep_text(text)))
+            sweep = tuple(a for text in args.sweep for a in _axes(parse_sweep_text(text)))
         paths = json.loads(args.paths) if args.paths else None
         spec = RunSpec(
             sources=sources_of(args),

@@ -127,7 +127,6 @@ class FxDates:
 
 def fx_dates(fx: FxColumns, valuation_date: dt.date) -> FxDates:
     """Resolve tenors and default deliveries per distinct value, then check every line."""
-    n = fx.candidate.shape[0]
     today = (valuation_date - _EPOCH).days
     limit = _days(checks._years_after(valuation_date, checks.MAX_EXPIRY_YEARS))
     expiry = np.where(fx.expiry.present, fx.expiry.values, 0)
@@ -161,7 +160,6 @@ def fx_dates(fx: FxColumns, valuation_date: dt.date) -> FxDates:
     first, last = _days(checks.FIRST_DATE), _days(checks.LAST_DATE)
     ok &= (expiry > today) & (expiry <= limit) & (delivery >= expiry) & (delivery <= limit)
     ok &= (expiry >= first) & (delivery <= last)
-    del n
     return FxDates(expiry, delivery, ok)
 
 
