@@ -116,6 +116,8 @@ class ChunkResult:
         priced, with_greeks: ``[P]`` lines in each point's sums, and those with Greeks.
         point_values: ``[P, n]`` each line's signed value at each point (NaN: not priced
             there), when the run asks for lines × points; else None.
+        point_scenario_values: ``[P, n, m]`` the same per scenario (a ladder recombines
+            them), with ``point_values``.
     """
 
     start: int
@@ -125,6 +127,7 @@ class ChunkResult:
     priced: np.ndarray
     with_greeks: np.ndarray
     point_values: np.ndarray | None = None
+    point_scenario_values: np.ndarray | None = None
 
 
 def price_chunk(task: ChunkTask) -> ChunkResult:
@@ -142,20 +145,24 @@ def price_chunk(task: ChunkTask) -> ChunkResult:
     priced = np.zeros(points, dtype=np.int64)
     with_greeks = np.zeros(points, dtype=np.int64)
     values = np.full((points, n), np.nan) if run.line_points else None
+    scenario_values = np.full((points, n, m), np.nan) if run.line_points else None
     lines = None
     errors: list[LineError] = []
     for p, context in enumerate(task.points):
         valued = _price_point(task, context, fx, slow, want_rows=p == 0)
         sums[p] = valued.sums
         priced[p], with_greeks[p] = valued.priced, valued.with_greeks
-        if values is not None:
+        if values is not None and scenario_values is not None:
             values[p] = valued.values
+            scenario_values[p] = valued.scenario_values
         errors += [e if p == 0 else LineError(e.row, e.field, e.reason, p) for e in valued.errors]
         if p == 0:
             lines = valued.rows
     assert lines is not None
     errors.sort(key=lambda e: (e.row, -1 if e.point is None else e.point))
-    return ChunkResult(task.start, lines, errors, sums, priced, with_greeks, values)
+    return ChunkResult(
+        task.start, lines, errors, sums, priced, with_greeks, values, scenario_values
+    )
 
 
 @dataclass
@@ -166,6 +173,7 @@ class _Point:
     priced: int
     with_greeks: int
     values: np.ndarray
+    scenario_values: np.ndarray
 
 
 def _price_point(
@@ -222,6 +230,8 @@ def _price_point(
     sums[0] = fx_sums
     values = np.full(n, np.nan)
     values[idx] = c[0] * signed
+    scenario_values = np.full((n, m), np.nan)
+    scenario_values[idx] = result.scenario_values * signed[:, None]
     rows = None
     if want_rows:
         rows = _fast_rows(task, fx, dates, idx, result, risk, signed, c)
@@ -230,6 +240,7 @@ def _price_point(
     if valued.sums is not None:
         sums = _add_sums(sums, valued.sums, m)
     values[valued.rows_priced] = valued.values
+    scenario_values[valued.rows_priced] = valued.scenario_values
     if want_rows and valued.table is not None and valued.table.num_rows:
         assert rows is not None
         rows = pa.concat_tables([rows, valued.table])
@@ -241,6 +252,7 @@ def _price_point(
         int(idx.shape[0]) + valued.priced,
         int(idx.shape[0]) + valued.with_greeks,
         values,
+        scenario_values,
     )
 
 
@@ -311,6 +323,7 @@ class _SlowValued:
     with_greeks: int
     rows_priced: np.ndarray
     values: np.ndarray
+    scenario_values: np.ndarray
 
 
 @dataclass
@@ -375,7 +388,8 @@ class _SlowLines:
         empty = np.zeros(0, dtype=np.int64)
         if not wanted:
             errors.sort(key=lambda e: e.row)
-            return _SlowValued(None, errors, None, 0, 0, empty, np.zeros(0))
+            m = len(run.scenario_names)
+            return _SlowValued(None, errors, None, 0, 0, empty, np.zeros(0), np.zeros((0, m)))
         fx = valuation.fx
         risk = fx_position_risk(job.book, valuation, job.market.spot)[0] if fx else None
         book_rows = valued_rows(job.book, valuation, risk)
@@ -401,6 +415,7 @@ class _SlowLines:
             int(np.count_nonzero(book_rows.has_greeks)),
             np.array(wanted, dtype=np.int64),
             valuation.values.copy(),
+            valuation.scenario_values.copy(),
         )
 
 

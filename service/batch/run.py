@@ -39,10 +39,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pricing.mixture.measure import Measure
-from scenarios.book_totals import ReportingCurrency, totals_from_sums
+from scenarios.book_totals import Conversion, ReportingCurrency, Totals, totals_from_sums
 from scenarios.errors import DomainError
 from scenarios.fx.valuation import fit_measure, level_names
 from scenarios.market import Diffusion
+from service.batch import sweeps
 from service.batch.book_files import BookFile, open_book
 from service.batch.chunk import ChunkResult, ChunkTask, LineError, RunParameters, price_chunk
 from service.batch.executors import ChunkExecutor, LocalExecutor
@@ -165,8 +166,8 @@ def run_batch(
     sources = spec.sources or _body_sources(book_file)
     spec = RunSpec(**{**spec.__dict__, "sources": sources})
     base = resolve_run(spec, settings)
-    grid = _grid(spec, measure, settings)
-    contexts = (base, *(c for c in grid.contexts))
+    grid = _grid(spec, measure, settings, base)
+    contexts = (base, *grid.contexts)
     scenario_set = base.scenario_set
     fit = fit_measure(base.market, scenario_set, measure)
     for context in grid.contexts:  # every point has the run's scenarios (the cube's columns)
@@ -185,8 +186,9 @@ def run_batch(
         scenario_names=names,
         level_names=levels,
         paths=spec.paths,
-        line_points=spec.sweep_lines and bool(grid.contexts or grid.ladder),
+        line_points=spec.sweep_lines and grid.points is not None,
     )
+    weights = sweeps.ladder_tables(grid, contexts, measure) if grid.points is not None else {}
     files = outputs_of(out, fmt)
     executor = executor or LocalExecutor()
     tasks = _tasks(book_file, spec.chunk_lines, contexts, run)
@@ -195,7 +197,11 @@ def run_batch(
     sums: list[np.ndarray] = []
     priced = np.zeros(len(contexts), dtype=np.int64)
     greeks = np.zeros(len(contexts), dtype=np.int64)
-    point_values: list[np.ndarray] = []
+    lines_writer = (
+        _ResultsWriter(files["cube_lines"], fmt, _lines_schema(len(grid.points)))
+        if run.line_points and grid.points is not None
+        else None
+    )
     done = refused = 0
     was_cancelled = stopped = False
     results = executor.map_ordered(
@@ -208,8 +214,10 @@ def run_batch(
             sums.append(result.sums)
             priced += result.priced
             greeks += result.with_greeks
-            if result.point_values is not None:
-                point_values.append(result.point_values)
+            if lines_writer is not None and grid.points is not None:
+                assert result.point_values is not None
+                assert result.point_scenario_values is not None
+                lines_writer.write(_line_cube(result, grid, weights))
             done += _chunk_lines(result)
             refused += len({e.row for e in result.errors})
             if on_progress is not None:
@@ -225,6 +233,8 @@ def run_batch(
             results.close()
         writer.close()
         errors_writer.close()
+        if lines_writer is not None:
+            lines_writer.close()
     total = _exact_sum(sums, len(contexts), schema, names, levels)
     totals = {
         "lines": done,
@@ -242,27 +252,23 @@ def run_batch(
         "totals": _totals(base, total[0], int(priced[0]), int(greeks[0]), measure, reporting),
     }
     written = {k: files[k] for k in ("results", "errors", "totals")}
-    if grid.contexts or grid.ladder is not None:
-        from service.batch import sweeps
-
-        cube = sweeps.run_cube(
-            grid,
-            contexts,
-            [
-                _totals_of(c, total[p], int(priced[p]), int(greeks[p]), measure, reporting)
-                for p, c in enumerate(contexts)
-            ],
-            measure,
-        )
+    if grid.points is not None:
+        per_context = [
+            _totals_of(c, total[p], int(priced[p]), int(greeks[p]), measure, reporting)
+            for p, c in enumerate(contexts)
+        ]
+        cube = sweeps.cube(grid, contexts, [t for t, _ in per_context], measure, reporting,
+                           [conv.mixture_rate for _, conv in per_context])  # fmt: skip
         _write_table(cube, files["cube"], fmt)
         written["cube"] = files["cube"]
         totals["sweep"] = {
-            "points": int(cube.num_rows // max(len(names), 1)),
-            "file": str(files["cube"]),
+            "points": len(grid.points),
+            "kernel_points": len(contexts),
+            "columns": list(grid.columns),
+            "ladder": None if grid.ladder is None else grid.ladder.scenario,
+            "point_sources": [c.sources_json() for c in contexts],
         }
-        if run.line_points and point_values:
-            lines_cube = sweeps.line_cube(grid, contexts, point_values, measure)
-            _write_table(lines_cube, files["cube_lines"], fmt)
+        if lines_writer is not None:
             written["cube_lines"] = files["cube_lines"]
     totals["elapsed_seconds"] = time.perf_counter() - started
     files["totals"].write_bytes(orjson.dumps(totals, option=orjson.OPT_INDENT_2))
@@ -300,15 +306,27 @@ def _body_sources(book: BookFile) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _NoGrid:
     contexts: tuple[Context, ...] = ()
-    ladder: Any = None
+    points: None = None
 
 
-def _grid(spec: RunSpec, measure: Measure, settings: Settings) -> Any:
+def _grid(spec: RunSpec, measure: Measure, settings: Settings, base: Context) -> Any:
     if not spec.sweep:
         return _NoGrid()
-    from service.batch import sweeps
+    return sweeps.resolve_grid(spec.sweep, spec.sources, measure, settings, spec.diffusion, base)
 
-    return sweeps.resolve_grid(spec.sweep, spec.sources, measure, settings, spec.diffusion)
+
+def _lines_schema(points: int) -> pa.Schema:
+    return pa.schema([("row", pa.int64()), *((f"point.{k}", pa.float64()) for k in range(points))])
+
+
+def _line_cube(result: ChunkResult, grid: Any, weights: dict[int, np.ndarray]) -> pa.Table:
+    """A chunk's rows of the line cube: each line's signed value at every point."""
+    assert result.point_values is not None and result.point_scenario_values is not None
+    values = sweeps.line_values(grid, weights, result.point_values, result.point_scenario_values)
+    n = values.shape[0]
+    columns = {"row": np.arange(result.start, result.start + n)}
+    columns.update({f"point.{k}": values[:, k] for k in range(values.shape[1])})
+    return pa.table(columns, schema=_lines_schema(values.shape[1]))
 
 
 def _tasks(
@@ -353,10 +371,11 @@ def _totals_of(
     with_greeks: int,
     measure: Measure,
     reporting: ReportingCurrency,
-) -> Any:
+) -> tuple[Totals, Conversion]:
     fit = fit_measure(context.market, context.scenario_set, measure)
     conv = book_conversion(context.market, context.scenario_set, fit.jumps, reporting)
-    return totals_from_sums(sums, priced, with_greeks, conv, len(context.scenario_set.scenarios))
+    m = len(context.scenario_set.scenarios)
+    return totals_from_sums(sums, priced, with_greeks, conv, m), conv
 
 
 def _totals(
