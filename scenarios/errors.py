@@ -36,6 +36,8 @@ class ErrorKind(StrEnum):
     PRECONDITION_REQUIRED = "precondition_required"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
+    NOT_ACCEPTABLE = "not_acceptable"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 
 
 @dataclass(frozen=True)

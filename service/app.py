@@ -13,13 +13,14 @@ from scenarios.catalog import builtin_catalog
 from service import docs, observer, problems
 from service.auth import AuthGate
 from service.deps import current_settings
+from service.jobs.runner import JobRunner
 from service.metrics import LaneStats
 from service.offload import HeavyLimiter, LargeBodies, on_cancelled
 from service.price_lane import PriceLane
 from service.pricing_service import PricingService
-from service.request_guard import RequestGuard
+from service.request_guard import RequestGuard, Uploads
 from service.response_cache import ResponseCache
-from service.routes import calibrate, cds, health, paths, price, scenario_sets, vol_surface
+from service.routes import calibrate, cds, health, jobs, paths, price, scenario_sets, vol_surface
 from service.settings import Settings, get_settings
 from service.versioned import store_at
 from service.warmup import warm_up
@@ -35,8 +36,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # tracked object, from stalling requests (p99 of a valued one-option price: 21 → ? ms).
     gc.collect()
     gc.freeze()
+    runner = None
+    if app.state.settings.job_runner:  # batch jobs queued in the store (service.jobs.runner)
+        runner = JobRunner(store_at(app.state.settings.database_url))
+        runner.start()
+    app.state.job_runner = runner
     app.state.ready = True  # GET /v1/ready answers 200 from here on
     yield
+    if runner is not None:
+        runner.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -67,22 +75,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats=app.state.price_lane,
     )
     # body limits before anything reads a body in full (service.request_guard)
-    app.entry = AuthGate(
-        RequestGuard(
-            LargeBodies(
-                lane, threshold=settings.offload_body_bytes, threads=settings.large_body_threads
-            ),
-            max_body_bytes=settings.max_body_bytes,
-            max_depth=settings.max_json_depth,
+    guarded = RequestGuard(
+        LargeBodies(
+            lane, threshold=settings.offload_body_bytes, threads=settings.large_body_threads
         ),
-        settings,
+        max_body_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
     )
+    # a book upload streams to disk under its own limit (service.routes.jobs), past the guard
+    uploads = Uploads(guarded, super(PricingService, app).__call__, path="/v1/books")
+    app.entry = AuthGate(uploads, settings)
     app.add_exception_handler(Cancelled, on_cancelled)
     app.state.ready = False  # until the lifespan's start-up is done
     observer.install(app, settings)  # request ids, metrics, access log: outermost
     app.include_router(health.router)
     app.include_router(scenario_sets.sets_router)
     app.include_router(scenario_sets.markets_router)
-    for module in (price, cds, paths, vol_surface, calibrate):
+    for module in (price, cds, paths, vol_surface, calibrate, jobs):
         app.include_router(module.router)
     return app

@@ -5,7 +5,8 @@ no request body is read before its key is checked. ``FXSCEN_AUTH`` chooses which
 need a key (``Authorization: Bearer <token>``):
 
 * ``writes`` (default): writes to ``/v1/scenario-sets`` and ``/v1/markets`` — ``POST``,
-  ``PUT``, ``PATCH`` need a ``writer`` key, ``DELETE`` (retire) an ``admin`` one; reads and
+  ``PUT``, ``PATCH`` need a ``writer`` key, ``DELETE`` (retire) an ``admin`` one; jobs and
+  books — ``POST`` (submit, upload) and ``DELETE`` (cancel) — a ``writer`` key; reads and
   computations are open;
 * ``all``: as ``writes``, and every other ``/v1`` request needs a ``reader`` key
   (``/v1/health`` and ``/v1/ready`` stay open for orchestrators, as do ``/metrics`` and the
@@ -31,6 +32,7 @@ from store.keys import Role, key_id_of, matches
 
 ANONYMOUS = "anonymous"
 _WRITE_PREFIXES = ("/v1/scenario-sets", "/v1/markets")
+_JOB_PREFIXES = ("/v1/jobs", "/v1/books")
 _OPEN_PATHS = frozenset({"/v1/health", "/v1/ready"})
 SCOPE_KEY = "fxscen.principal"
 
@@ -58,6 +60,8 @@ def needed_role(method: str, path: str, mode: AuthMode) -> Role | None:
             return Role.ADMIN
         if method in ("POST", "PUT", "PATCH"):
             return Role.WRITER
+    if path.startswith(_JOB_PREFIXES) and method in ("POST", "DELETE"):
+        return Role.WRITER  # submitting, uploading and cancelling
     if mode is AuthMode.ALL and path.startswith("/v1/") and path not in _OPEN_PATHS:
         return Role.READER
     return None

@@ -41,6 +41,8 @@ _STATUS = {
     ErrorKind.PRECONDITION_REQUIRED: 428,
     ErrorKind.UNAUTHORIZED: 401,
     ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_ACCEPTABLE: 406,
+    ErrorKind.UNSUPPORTED_MEDIA_TYPE: 415,
 }
 _TITLES = {
     ErrorKind.INVALID: "Invalid request",
@@ -53,6 +55,8 @@ _TITLES = {
     ErrorKind.PRECONDITION_REQUIRED: "Precondition required",
     ErrorKind.UNAUTHORIZED: "Unauthorized",
     ErrorKind.FORBIDDEN: "Forbidden",
+    ErrorKind.NOT_ACCEPTABLE: "Not acceptable",
+    ErrorKind.UNSUPPORTED_MEDIA_TYPE: "Unsupported media type",
 }
 log = logging.getLogger("service")
 # member tags of the discriminated unions in the schemas (service.schemas.price)
@@ -93,6 +97,8 @@ _RESPONSES = {
     "<token>` (`FXSCEN_AUTH` says which requests need one); `field` is `Authorization`.",
     403: "The key's role does not allow this request (`reader` < `writer` < `admin`).",
     404: "Not found: an id the request names (e.g. `scenario_set_id`) is not known.",
+    406: "Not acceptable: none of the media types `Accept` names can be sent (the response "
+    "lists those that can); `field` is `accept`.",
     409: "Conflict: the id is taken, or names a built-in (read-only) resource.",
     410: "Gone: the resource was retired; its versions stay readable by number (pin "
     "`scenario_set_version` / `market_version` to price on one).",

@@ -361,3 +361,17 @@ async def _refuse(send: Send, exc: BodyRefused, *, close: bool) -> None:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
+
+
+class Uploads:
+    """``POST`` to ``path`` (book files: large, not JSON) goes straight to ``upload``, which
+    streams the body under its own limit; every other request to ``guarded``."""
+
+    def __init__(self, guarded: App, upload: App, *, path: str) -> None:
+        self.guarded, self.upload, self.path = guarded, upload, path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
+            await self.upload(scope, receive, send)
+            return
+        await self.guarded(scope, receive, send)

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     batch_chunk_lines: int = Field(default=100_000, ge=1, le=10_000_000)
     max_book_bytes: int = Field(default=512 * 2**20, ge=1024)
     dask_scheduler: str | None = None
+    # whether this process runs queued jobs (false: an API-only replica)
+    job_runner: bool = True
 
 
 @lru_cache(maxsize=1)

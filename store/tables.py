@@ -4,16 +4,20 @@ the two to the same columns.
 ``resources`` has one row per (kind, id): its latest version number, the compare-and-set
 target of every write, and when it was retired. ``resource_versions`` has one immutable row
 per version: the document's canonical JSON and digest, who wrote it, when, the change note
-and the paths that changed. Times are ISO 8601 UTC strings (``2025-06-13T09:30:00.123456Z``)
+and the paths that changed; ``books``, ``jobs`` and ``job_files`` hold batch jobs
+(:mod:`store.jobs`). Times are ISO 8601 UTC strings (``2025-06-13T09:30:00.123456Z``)
 so that both back ends read them back as the same text.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
+    Float,
     ForeignKeyConstraint,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -68,3 +72,57 @@ api_keys = Table(
     PrimaryKeyConstraint("name", name="pk_api_keys"),
     UniqueConstraint("key_id", name="uq_api_keys_key_id"),
 )
+
+books = Table(
+    "books",
+    metadata,
+    Column("id", String(40), nullable=False),
+    Column("format", String(16), nullable=False),  # csv, parquet, json
+    Column("size", BigInteger, nullable=False),  # bytes
+    Column("sha256", String(64), nullable=False),
+    Column("lines", BigInteger, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("id", name="pk_books"),
+)
+"""Book files uploaded for jobs (``POST /v1/books``), kept as sent."""
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(40), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("params", Text, nullable=False),  # the run's parameters, JSON
+    Column("book_id", String(40), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("started_at", String(32), nullable=True),
+    Column("finished_at", String(32), nullable=True),
+    Column("heartbeat_at", String(32), nullable=True),
+    Column("runner", String(200), nullable=True),  # host:pid:boot of the process running it
+    Column("lines_total", BigInteger, nullable=True),
+    Column("lines_done", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("lines_per_second", Float, nullable=True),
+    Column("eta_seconds", Float, nullable=True),
+    Column("message", Text, nullable=True),
+    Column("summary", Text, nullable=True),  # the totals file's JSON, when done
+    PrimaryKeyConstraint("id", name="pk_jobs"),
+    ForeignKeyConstraint(["book_id"], ["books.id"], name="fk_jobs_book"),
+)
+"""One row per job: its state machine (``store.jobs``) and progress."""
+
+job_files = Table(
+    "job_files",
+    metadata,
+    Column("job_id", String(40), nullable=False),
+    Column("name", String(32), nullable=False),  # results, errors, totals, cube, cube_lines
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("job_id", "name", name="pk_job_files"),
+    ForeignKeyConstraint(["job_id"], ["jobs.id"], name="fk_job_files_job"),
+)
+"""A finished job's files, written in the transaction that marks it done."""
