@@ -38,7 +38,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gc.freeze()
     runner = None
     if app.state.settings.job_runner:  # batch jobs queued in the store (service.jobs.runner)
-        runner = JobRunner(store_at(app.state.settings.database_url))
+        settings = app.state.settings
+        runner = JobRunner(store_at(settings.database_url), settings.dask_scheduler)
         runner.start()
     app.state.job_runner = runner
     app.state.ready = True  # GET /v1/ready answers 200 from here on

@@ -249,6 +249,7 @@ def run_batch(
         "measure": measure_read(fit, scenario_set),
         "reporting_currency": reporting.value,
         "paths": spec.paths,
+        "executor": getattr(executor, "address", "local"),  # the scheduler's, on Dask
         "totals": _totals(base, total[0], int(priced[0]), int(greeks[0]), measure, reporting),
     }
     written = {k: files[k] for k in ("results", "errors", "totals")}

@@ -66,8 +66,10 @@ def interrupt_dead(jobs: JobStore, me: str) -> int:
 class JobRunner:
     """The background thread that runs this process's jobs (start, wake, stop)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, dask_scheduler: str | None = None) -> None:
         self.jobs = JobStore(store)
+        self.url = store.url
+        self.dask_scheduler = dask_scheduler
         self.name = runner_name()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -112,6 +114,11 @@ class JobRunner:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                os.environ.get("PYTHONPATH")]))}  # fmt: skip
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the child serves no metrics
+        env["FXSCEN_DATABASE_URL"] = self.url  # this process's store and cluster, whatever
+        if self.dask_scheduler:  # the environment said
+            env["FXSCEN_DASK_SCHEDULER"] = self.dask_scheduler
+        else:
+            env.pop("FXSCEN_DASK_SCHEDULER", None)
         self._child = subprocess.Popen(
             [sys.executable, "-m", "service.jobs.work", job_id, self.name],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -33,6 +33,7 @@ def test_a_run_on_two_workers_is_the_local_run_byte_for_byte(
         pq.read_table(tmp_path / "local.parquet")
     )
     assert spread.totals["totals"] == local.totals["totals"]
+    assert (local.totals["executor"], spread.totals["executor"]) == ("local", dask_scheduler)
     assert (tmp_path / "dask.errors.csv").read_bytes() == (
         tmp_path / "local.errors.csv"
     ).read_bytes()
@@ -66,3 +67,41 @@ def test_a_scheduler_that_does_not_answer_is_named() -> None:
     with pytest.raises(DomainError) as caught:
         executor_for("tcp://127.0.0.1:9", timeout=2.0)
     assert caught.value.errors[0].field == "scheduler"
+
+
+def test_the_services_job_runner_sends_chunks_to_the_cluster(
+    tmp_path: Path, dask_scheduler: str
+) -> None:
+    """FXSCEN_DASK_SCHEDULER: a job's chunks run on the workers, the result is the local run's."""
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    book = write_parquet(tmp_path / "b.parquet", LINES * 3)
+    spec = RunSpec(sources={"scenario_set_id": BUILTIN_SET}, paths=PATHS, chunk_lines=6)
+    run_batch(spec, book, tmp_path / "local.parquet", executor=LocalExecutor())
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/j.sqlite", auth="off",
+                        dask_scheduler=dask_scheduler)  # fmt: skip
+    with TestClient(create_app(settings)) as http:
+        upload = http.post("/v1/books", content=book.read_bytes(),
+                           headers={"content-type": "application/vnd.apache.parquet"})  # fmt: skip
+        job = http.post("/v1/jobs", json={"scenario_set_id": BUILTIN_SET, "paths": PATHS,
+                                          "book_id": upload.json()["id"], "chunk_lines": 6})  # fmt: skip
+        location = job.headers["location"]
+        deadline, pause = time.monotonic() + 120, threading.Event()
+        while http.get(location).json()["state"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            pause.wait(0.05)
+        assert http.get(location).json()["state"] == "done"
+        result = http.get(
+            f"{location}/result", headers={"accept": "application/vnd.apache.parquet"}
+        )
+    import io
+
+    assert pq.read_table(io.BytesIO(result.content)).equals(
+        pq.read_table(tmp_path / "local.parquet")
+    )

@@ -34,7 +34,7 @@ def test_ready_is_a_503_problem_until_start_up_is_done() -> None:
         "version": VERSION,
         "build": "dev",
         "store": "sqlite",  # tests/conftest.py: a throw-away SQLite file
-        "store_revision": "0001",  # store/migrations/versions/0001_versioned_documents.py
+        "store_revision": "0002",  # store/migrations/versions/0002_jobs.py, the newest
     }
 
 

@@ -48,7 +48,7 @@ def version(
 def test_migrations_are_idempotent_and_match_the_tables(url: str) -> None:
     s = Store(url)
     assert s.revision() is None  # an empty database
-    assert s.upgrade() == s.upgrade() == "0001"
+    assert s.upgrade() == s.upgrade() == "0002"
     with s.engine.connect() as conn:
         # Alembic's autogenerate comparison: no difference between migrations and tables.py
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []

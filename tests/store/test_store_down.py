@@ -27,7 +27,7 @@ def test_ready_is_503_and_stored_reads_are_503_while_postgres_is_down() -> None:
         with TestClient(create_app(Settings(database_url=url, auth=AuthMode.OFF))) as client:
             ready = client.get("/v1/ready")
             assert ready.status_code == 200
-            assert (ready.json()["store"], ready.json()["store_revision"]) == ("postgresql", "0001")
+            assert (ready.json()["store"], ready.json()["store_revision"]) == ("postgresql", "0002")
             id = f"d-{uuid.uuid4().hex[:8]}"
             document = client.get(f"/v1/scenario-sets/{SET}").json()["document"] | {"id": id}
             assert client.post("/v1/scenario-sets", json=document).status_code == 201
@@ -54,4 +54,4 @@ def test_ready_names_the_embedded_store(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/s.sqlite"
     with TestClient(create_app(Settings(database_url=url))) as client:
         body = client.get("/v1/ready").json()
-        assert (body["store"], body["store_revision"]) == ("sqlite", "0001")
+        assert (body["store"], body["store_revision"]) == ("sqlite", "0002")
