@@ -77,7 +77,8 @@ def peak_mb() -> float:
 def case(name: str, book: Path, work: Path, repeat: int, scheduler: str | None) -> dict[str, Any]:
     """One case in this process: times cold and warm, peak memory."""
     sys.path.insert(0, str(ROOT))
-    from service.batch.run import RunSpec, run_batch
+    from service.batch.run import run_batch
+    from service.batch.spec import RunSpec
 
     spec = RunSpec(sources={"scenario_set_id": BUILTIN})
     if name == "ladder":
@@ -119,7 +120,7 @@ def kernel_case(book: Path, repeat: int) -> dict[str, Any]:
     from pricing.positions import fx_positions
     from scenarios.fx.valuation import book_tables
     from service.batch import fx_lines
-    from service.batch.run import RunSpec, resolve_run
+    from service.batch.spec import RunSpec, resolve_run
     from service.settings import get_settings
 
     context = resolve_run(RunSpec(sources={"scenario_set_id": BUILTIN}), get_settings())

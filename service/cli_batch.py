@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scenarios.errors import DomainError
+from service.batch.spec import reference
 
 
 def add_command(sub: Any) -> None:
@@ -58,16 +59,6 @@ def add_command(sub: Any) -> None:
     batch.set_defaults(run=run_command)
 
 
-def reference(text: str, name: str) -> tuple[str, int | None]:
-    """``ID`` or ``ID@VERSION`` → (id, version or None); an error naming ``name``."""
-    head, at, tail = text.rpartition("@")
-    if not at:
-        return text, None
-    if not tail.isdigit() or int(tail) < 1 or not head:
-        raise DomainError.field(name, f"must be ID or ID@VERSION (VERSION ≥ 1), got {text!r}")
-    return head, int(tail)
-
-
 def sources_of(args: argparse.Namespace) -> dict[str, Any]:
     """The run's sources from ``--scenario-set`` and ``--market``."""
     sources: dict[str, Any] = {}
@@ -84,7 +75,8 @@ def sources_of(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_command(args: argparse.Namespace) -> int:
     from service.batch.executors import executor_for
-    from service.batch.run import RunSpec, run_batch
+    from service.batch.run import run_batch
+    from service.batch.spec import RunSpec
     from service.problems import domain_problem
     from service.settings import get_settings
 

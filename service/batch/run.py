@@ -48,34 +48,13 @@ from service.batch.book_files import BookFile, open_book
 from service.batch.chunk import ChunkResult, ChunkTask, LineError, RunParameters, price_chunk
 from service.batch.executors import ChunkExecutor, LocalExecutor
 from service.batch.results import results_schema
+from service.batch.spec import RunSpec, resolve_run
 from service.schemas.book_totals import book_conversion, totals_read
-from service.schemas.context import Context, SourceFields, resolve_context
+from service.schemas.context import Context
 from service.schemas.results import measure_read
 from service.settings import Settings, get_settings
 
 OUT_FORMATS = ("parquet", "csv", "jsonl")
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """What a run prices on and how.
-
-    ``sources``: the JSON fields of a pricing request's sources (``scenario_set_id``,
-    ``scenario_set_version``, ``market_id``, ``market_version``, or inline ``scenario_set``
-    / ``market``, and ``overrides``). ``sweep``: axis objects (:mod:`service.batch.sweeps`).
-    ``paths``: Monte Carlo settings for barrier and touch lines (``POST /v1/price``'s
-    ``paths``). ``strict``: stop at the first refused line.
-    """
-
-    sources: dict[str, Any]
-    measure: str = "tilt"
-    diffusion: str = "ex_event"
-    reporting_currency: str = "JPY"
-    sweep: tuple[dict[str, Any], ...] = ()
-    sweep_lines: bool = False
-    chunk_lines: int = 100_000
-    strict: bool = False
-    paths: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -126,19 +105,6 @@ def outputs_of(out: Path, fmt: str) -> dict[str, Path]:
         "cube": Path(f"{stem}.cube{suffix}"),
         "cube_lines": Path(f"{stem}.cube_lines{suffix}"),
     }
-
-
-def resolve_run(spec: RunSpec, settings: Settings) -> Context:
-    """The run's own context, checked as a pricing request's sources are."""
-    from pydantic import ValidationError
-
-    from service.problems import validation_errors
-
-    try:
-        sources = SourceFields.model_validate(spec.sources)
-    except ValidationError as exc:
-        raise DomainError(validation_errors(exc.errors())) from None
-    return resolve_context(sources, settings, Diffusion(spec.diffusion))
 
 
 def run_batch(

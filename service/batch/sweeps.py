@@ -57,6 +57,7 @@ from pricing.mixture.measure import Measure
 from scenarios.book_totals import ReportingCurrency, Totals
 from scenarios.errors import DomainError
 from scenarios.fx.valuation import fit_measure
+from service.batch.spec import RunSpec, reference, resolve_run
 from service.schemas.common import FiniteFloat, Schema
 from service.schemas.context import Context, apply_overrides
 from service.schemas.stored import OverridesIn
@@ -234,8 +235,6 @@ def resolve_grid(
     base: Context,
 ) -> Grid:
     """The grid of ``sweep`` over the run's ``sources``: one context per kernel point."""
-    from service.batch.run import RunSpec
-
     axes = parse_axes(sweep)
     tree = base.scenario_set.tree is not None
     names = [s.name for s in base.scenario_set.scenarios]
@@ -299,8 +298,6 @@ def resolve_grid(
 
 
 def _at_point(spec: Any, settings: Settings, kernel: list[tuple[int, Any]]) -> Context:
-    from service.batch.run import resolve_run
-
     try:
         return resolve_run(spec, settings)
     except DomainError as exc:
@@ -347,8 +344,6 @@ def _apply(
 ) -> None:
     """Put one axis's value into a point's sources (refusing a clash with the run's own)."""
     if isinstance(axis, SetsAxis):
-        from service.cli_batch import reference
-
         if "scenario_set" in sources:
             raise DomainError.field(f"sweep[{i}]", "sweeps stored sets: the run's set is inline")
         set_id, version = reference(value, f"sweep[{i}].values")

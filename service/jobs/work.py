@@ -31,7 +31,8 @@ def run_job(job_id: str, runner: str) -> int:
     """Run job ``job_id`` held by ``runner``; 0 when its end was recorded."""
     from scenarios.errors import DomainError
     from service.batch.executors import executor_for
-    from service.batch.run import Progress, RunSpec, run_batch
+    from service.batch.run import Progress, run_batch
+    from service.batch.spec import RunSpec
     from service.problems import domain_problem
     from service.settings import get_settings
     from service.versioned import store_at

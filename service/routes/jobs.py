@@ -31,7 +31,8 @@ from starlette.concurrency import run_in_threadpool
 from scenarios.errors import DomainError, ErrorKind
 from service.auth import principal_of
 from service.batch.book_files import open_book
-from service.batch.run import RunSpec, jsonl, resolve_run
+from service.batch.run import jsonl
+from service.batch.spec import RunSpec, resolve_run
 from service.deps import SettingsDep
 from service.problems import PROBLEM_JSON, problem_responses
 from service.schemas.jobs import BookRead, JobIn, JobList, JobRead, book_read, job_read

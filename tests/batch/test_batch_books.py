@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 
 from scenarios.errors import DomainError
 from service.batch.results import flatten_result
-from service.batch.run import RunSpec, run_batch
+from service.batch.run import run_batch
+from service.batch.spec import RunSpec
 from service.schemas.results import BUILTIN_SET
 
 # a mixed book: every FX European kind, both sides, both digital currencies, dated and

@@ -15,8 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scenarios.errors import DomainError
+from service.batch.spec import reference
 from service.cli import main
-from service.cli_batch import progress_line, reference
+from service.cli_batch import progress_line
 from service.schemas.results import BUILTIN_SET
 from tests.batch.test_batch_books import LINES, write_csv
 

@@ -14,7 +14,8 @@ import pytest
 
 from scenarios.errors import DomainError
 from service.batch.executors import DaskExecutor, LocalExecutor, executor_for
-from service.batch.run import RunSpec, run_batch
+from service.batch.run import run_batch
+from service.batch.spec import RunSpec
 from service.schemas.results import BUILTIN_SET
 from tests.batch import tasks
 from tests.batch.test_batch_books import LINES, PATHS, write_parquet

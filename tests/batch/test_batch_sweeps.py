@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scenarios.errors import DomainError
-from service.batch.run import RunSpec, run_batch
+from service.batch.run import run_batch
+from service.batch.spec import RunSpec
 from service.batch.sweeps import parse_sweep_text
 from service.schemas.results import BUILTIN_SET
 from tests.batch.test_batch_books import LINES, write_parquet

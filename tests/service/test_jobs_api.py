@@ -178,3 +178,31 @@ def test_jobs_need_a_writer_key_to_submit_and_cancel(client: TestClient) -> None
     )
     assert client.delete("/v1/jobs/x").status_code == 401
     assert client.get("/v1/jobs").status_code == 200
+
+
+def test_extreme_numbers_in_a_job_get_a_named_4xx_or_a_queued_job(tmp_path: Path) -> None:
+    """Every number of the OpenAPI example replaced by zero, negatives, extreme doubles and
+    wrong types: a 4xx naming a field, or 202 (on an app that runs no job)."""
+    from tests.service.json_checks import numeric_leaves
+    from tests.service.test_no_server_errors import EXTREMES
+
+    url = f"sqlite:///{tmp_path}/x.sqlite"
+    with TestClient(create_app(Settings(database_url=url, auth="off", job_runner=False))) as c:
+        spec = c.get("/openapi.json").json()
+        example = spec["components"]["schemas"]["JobIn"]["examples"][0]
+        assert submit(c, example)[1]["state"] == "queued"  # the example runs as pasted
+        sent = 0
+        for path in numeric_leaves(example):
+            for value in EXTREMES:
+                body = json.loads(json.dumps(example))
+                target = body
+                for key in path[:-1]:
+                    target = target[key]
+                target[path[-1]] = value
+                response = c.post("/v1/jobs", json=body)
+                where = f"{path} = {value!r}: {response.status_code} {response.text[:200]}"
+                assert response.status_code in (202, 404, 413, 422), where
+                if response.status_code != 202:
+                    assert response.json()["errors"][0]["field"], where
+                sent += 1
+        assert sent > 0

@@ -61,8 +61,9 @@ ROUTES = ["/v1/price", "/v1/cds", "/v1/paths", "/v1/vol-surface", "/v1/calibrate
 
 def test_every_post_route_has_examples(service: TestClient) -> None:
     examples = _examples(service)
-    # the store's writes, fuzzed in tests/service/test_store_api.py with a fresh id each time
-    assert sorted(examples) == sorted([*ROUTES, "/v1/scenario-sets", "/v1/markets"])
+    # the store's writes, fuzzed in tests/service/test_store_api.py with a fresh id each time,
+    # and jobs, in tests/service/test_jobs_api.py (on an app that runs none)
+    assert sorted(examples) == sorted([*ROUTES, "/v1/scenario-sets", "/v1/markets", "/v1/jobs"])
     assert all(examples[route] for route in ROUTES)
 
 
