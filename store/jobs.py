@@ -149,15 +149,20 @@ class JobStore:
                 ).scalar()
             if found is None:
                 return None
-            now = utc_now()
-            with self.store._write() as conn:
-                moved = conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == found, jobs.c.state == QUEUED)
-                    .values(state=RUNNING, runner=runner, started_at=now, heartbeat_at=now)
-                ).rowcount
-            if moved:
+            if self.take(found, runner):
                 return self.get(found)
+
+    def take(self, id: str, runner: str) -> bool:
+        """Job ``id`` ``running`` on ``runner`` if it is still queued (the compare-and-set
+        of :meth:`claim`: another runner may have taken it since it was read)."""
+        now = utc_now()
+        with self.store._write() as conn:
+            moved = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == id, jobs.c.state == QUEUED)
+                .values(state=RUNNING, runner=runner, started_at=now, heartbeat_at=now)
+            ).rowcount
+        return bool(moved)
 
     def progress(
         self,

@@ -186,18 +186,20 @@ def test_bad_lines_go_to_the_errors_file_and_the_rest_is_priced(
         {"kind": "swaption", "strike": 150.0, "tenor": "1M"},
         {"kind": "call", "strike": 150.0, "expiry": "2024-01-05"},  # before valuation
         {"kind": "cds", "entity": "acme", "tenor": "5Y"},
+        {"kind": "call", "strike": 150.0, "expiry": "2025-06-13"},  # the valuation date
     ]
-    book_lines = [LINES[0], bad[0], LINES[1], bad[1], bad[2], LINES[4], bad[3], bad[4], bad[5]]
+    book_lines = [LINES[0], bad[0], LINES[1], bad[1], bad[2], LINES[4], bad[3], bad[4], bad[5],
+                  bad[6]]  # fmt: skip
     book = write_csv(tmp_path / "b.csv", book_lines)
     with book.open("a", newline="") as f:  # a notional that is not a number
         cells = {"kind": "call", "strike": "150", "tenor": "3M", "notional": "lots"}
         csv.writer(f).writerow([cells.get(c, "") for c in COLUMNS])
     summary = run(book, tmp_path / "r.csv", chunk_lines=2)
-    assert (summary.lines, summary.priced, summary.errors) == (10, 3, 7)
+    assert (summary.lines, summary.priced, summary.errors) == (11, 3, 8)
     errors = rows_of(tmp_path / "r.errors.csv")
     found = {(int(e["row"]), e["field"]) for e in errors}
     assert found == {(1, "tenor"), (3, "strike"), (4, "payout_currency"), (6, "kind"),
-                     (7, "expiry"), (8, "entity"), (9, "notional")}  # fmt: skip
+                     (7, "expiry"), (8, "entity"), (9, "expiry"), (10, "notional")}  # fmt: skip
     assert all(e["reason"] for e in errors)
     good = api_price(client, [LINES[0], LINES[1], LINES[4]])
     rows = rows_of(tmp_path / "r.csv")

@@ -102,3 +102,24 @@ def test_references_and_the_progress_line() -> None:
         lines_per_second, eta_seconds = 500.0, 1.5
 
     assert progress_line(P()) == "lines 250/1,000 (25.0%), 3 refused, 500 lines/s, ETA 1.5 s"
+
+
+def test_on_a_terminal_the_progress_is_a_bar() -> None:
+    """A stream that says it is a terminal gets tqdm's bar (lines, rate), not the line."""
+    import io
+
+    from service.batch.run import Progress
+    from service.cli_batch import ProgressPrinter
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    printer = ProgressPrinter(stream)
+    for done in (100_000, 200_000):
+        printer(Progress(done, 400_000, 2, done / 1e6, 1e6, (400_000 - done) / 1e6))
+    printer.close()
+    text = stream.getvalue()
+    assert "200k/400k" in text and "lines" in text and "errors=2" in text
+    assert "refused" not in text  # not the plain line

@@ -59,6 +59,8 @@ def test_one_of_many_racing_runners_claims_a_job(stores: tuple[JobStore, JobStor
     assert len(won) == 1 and won[0].id == job and won[0].state == RUNNING
     assert b.get(job).runner == won[0].runner
     assert a.claim("late") is None
+    assert not b.take(job, "late")  # the compare-and-set: taken already, not taken again
+    assert a.get(job).runner == won[0].runner
 
 
 def test_progress_finish_and_files_read_back(stores: tuple[JobStore, JobStore]) -> None:
