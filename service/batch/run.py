@@ -353,9 +353,7 @@ def _totals(
     measure: Measure,
     reporting: ReportingCurrency,
 ) -> dict[str, Any]:
-    fit = fit_measure(context.market, context.scenario_set, measure)
-    conv = book_conversion(context.market, context.scenario_set, fit.jumps, reporting)
-    t = totals_from_sums(sums, priced, with_greeks, conv, len(context.scenario_set.scenarios))
+    t, conv = _totals_of(context, sums, priced, with_greeks, measure, reporting)
     return totals_read(t, conv, _names(context), level_names(context.scenario_set))
 
 

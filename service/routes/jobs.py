@@ -321,9 +321,14 @@ def _table_response(content: bytes, media: str, summary: str | None, key: str) -
     summary="A finished job's results, one row per line (by Accept)",
 )
 async def get_job_result(job_id: JobId, http: Request, settings: SettingsDep) -> Response:
+    return await _table(http, settings, job_id, "results", "lines")
+
+
+async def _table(http: Request, settings: Settings, job_id: str, name: str, key: str) -> Response:
+    """A finished job's table file ``name`` in the media type ``Accept`` asks for."""
     media = _negotiate(http.headers.get("accept"))
-    content, summary = await run_in_threadpool(_finished_file, settings, job_id, "results")
-    return await run_in_threadpool(_table_response, content, media, summary, "lines")
+    content, summary = await run_in_threadpool(_finished_file, settings, job_id, name)
+    return await run_in_threadpool(_table_response, content, media, summary, key)
 
 
 @router.get(
@@ -333,9 +338,7 @@ async def get_job_result(job_id: JobId, http: Request, settings: SettingsDep) ->
     summary="A finished sweep's cube: point × scenario × totals (by Accept)",
 )
 async def get_job_cube(job_id: JobId, http: Request, settings: SettingsDep) -> Response:
-    media = _negotiate(http.headers.get("accept"))
-    content, summary = await run_in_threadpool(_finished_file, settings, job_id, "cube")
-    return await run_in_threadpool(_table_response, content, media, summary, "rows")
+    return await _table(http, settings, job_id, "cube", "rows")
 
 
 @router.get(
