@@ -20,7 +20,17 @@ from service.price_lane import PriceLane
 from service.pricing_service import PricingService
 from service.request_guard import RequestGuard, Uploads
 from service.response_cache import ResponseCache
-from service.routes import calibrate, cds, health, jobs, paths, price, scenario_sets, vol_surface
+from service.routes import (
+    calibrate,
+    cds,
+    health,
+    jobs,
+    page,
+    paths,
+    price,
+    scenario_sets,
+    vol_surface,
+)
 from service.settings import Settings, get_settings
 from service.versioned import store_at
 from service.warmup import warm_up
@@ -90,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False  # until the lifespan's start-up is done
     observer.install(app, settings)  # request ids, metrics, access log: outermost
     app.include_router(health.router)
+    app.include_router(page.router)
     app.include_router(scenario_sets.sets_router)
     app.include_router(scenario_sets.markets_router)
     for module in (price, cds, paths, vol_surface, calibrate, jobs):
