@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import plotly
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse
 
@@ -14,12 +13,13 @@ from scenarios.errors import DomainError, ErrorKind
 router = APIRouter(include_in_schema=False)
 
 ASSETS = Path(__file__).resolve().parents[1] / "page" / "assets"
-PLOTLY = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 _FILES = {
     "index.html": (ASSETS / "index.html", "text/html; charset=utf-8"),
     "page.js": (ASSETS / "page.js", "text/javascript; charset=utf-8"),
     "page.css": (ASSETS / "page.css", "text/css; charset=utf-8"),
-    "plotly.min.js": (PLOTLY, "text/javascript; charset=utf-8"),  # Plotly.js, MIT licence
+    # Plotly.js's scatter-and-bar bundle, vendored from npm (service/page/vendor/), MIT
+    "plotly-basic.min.js": (ASSETS / "plotly-basic.min.js", "text/javascript; charset=utf-8"),
+    "plotly-basic.LICENSE": (ASSETS / "plotly-basic.LICENSE", "text/plain; charset=utf-8"),
 }
 
 

@@ -58,7 +58,10 @@ class Opened:
 
 
 def open_page(browser: Browser, server: Server, width: int = 1280, height: int = 800) -> Opened:
-    page = browser.new_page(viewport={"width": width, "height": height})
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, accept_downloads=True
+    )
+    page = context.new_page()
     errors: list[str] = []
     requests: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -88,7 +91,7 @@ def test_the_page_loads_offline_with_no_console_error(browser: Browser, server: 
     assert opened.errors == []
     hosts = {urlparse(u).hostname for u in opened.requests}
     assert hosts == {"127.0.0.1"}, hosts  # every script, style and call on loopback
-    assert any(u.endswith("/page/v1/plotly.min.js") for u in opened.requests)
+    assert any(u.endswith("/page/v1/plotly-basic.min.js") for u in opened.requests)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     opened.page.screenshot(path=str(ARTIFACTS / "page-1280x800.png"), full_page=True)
     opened.page.close()
@@ -188,4 +191,107 @@ def test_an_impossible_view_shows_the_apis_message(browser: Browser, server: Ser
         timeout=TIMEOUT,
     )
     opened.page.screenshot(path=str(ARTIFACTS / "no-measure-1280x800.png"), full_page=True)
+    opened.page.close()
+
+
+def test_each_chart_downloads_as_png_svg_and_its_numbers_as_csv(
+    browser: Browser, server: Server, tmp_path: Path
+) -> None:
+    for chart in ("pnl", "fan", "density", "smile", "term", "cds"):
+        # a tab per chart: Chromium holds back a page's downloads after many in a row
+        opened = open_page(browser, server)
+        page = opened.page
+        for kind in ("PNG", "SVG", "CSV"):
+            label = (f"download the {chart} chart as {kind}" if kind != "CSV"
+                     else f"download the numbers of the {chart} chart as CSV")  # fmt: skip
+            button = page.get_by_role("button", name=label, exact=True)
+            with page.expect_download(timeout=TIMEOUT) as info:
+                button.click()
+            assert page.text_content("#message") == "", (chart, kind)
+            path = tmp_path / f"{chart}.{kind.lower()}"
+            info.value.save_as(path)
+            head = path.read_bytes()[:64]
+            if kind == "PNG":
+                assert head.startswith(b"\x89PNG"), chart
+            elif kind == "SVG":
+                assert b"<svg" in path.read_bytes()[:4000], chart
+            else:  # the chart's own numbers, every point of every series
+                rows = path.read_text().splitlines()
+                traces = opened.chart(chart)
+                assert rows[0] == "series,x,y"
+                assert len(rows) - 1 == sum(len(t["x"]) for t in traces)
+                first = traces[0]
+                assert rows[1] == f'"{first["name"]}",{_js(first["x"][0])},{_js(first["y"][0])}'
+        page.close()
+
+
+def _js(value: Any) -> str:
+    """A number or text as JavaScript's String() writes it (shortest round trip)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def test_a_csv_book_file_is_priced_as_the_api_prices_its_lines(
+    browser: Browser, server: Server
+) -> None:
+    from tests.batch.test_batch_books import LINES
+
+    opened = open_page(browser, server)
+    opened.page.set_input_files("#book-file", str(ROOT / "examples" / "desk_book.csv"))
+    opened.page.wait_for_function(
+        f"() => window.fxscen.responses.price && window.fxscen.responses.price.results.length === {len(LINES)}",
+        timeout=TIMEOUT,
+    )
+    price = api(
+        server, "/v1/price", {"scenario_set_id": SET, "measure": "tilt", "instruments": LINES}
+    )
+    assert opened.state("responses.price.totals.value") == price["totals"]["value"]
+    opened.page.close()
+
+
+def test_save_as_new_version_writes_the_what_if(browser: Browser, server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        doc = http.get(f"/v1/scenario-sets/{SET}").json()["document"]
+        created = http.post("/v1/scenario-sets", json={**doc, "id": "page-view"})
+        assert created.status_code == 201, created.text
+    opened = open_page(browser, server)
+    page = opened.page
+    page.select_option("#set", "page-view")
+    page.wait_for_function(
+        "() => window.fxscen.doc && window.fxscen.doc.id === 'page-view'", timeout=TIMEOUT
+    )
+    page.evaluate("""() => { const s = document.getElementById('p-no_deal');
+        s.value = 0.4; s.dispatchEvent(new Event('input')); }""")
+    page.wait_for_function(
+        "() => window.fxscen.responses.price && window.fxscen.responses.price.measure.probabilities.no_deal === 0.4",
+        timeout=TIMEOUT,
+    )
+    shown = opened.state("responses.price.measure.probabilities")
+    page.click("#save-button")
+    page.wait_for_function("() => document.getElementById('message').textContent === 'saved as version 2'",
+                           timeout=TIMEOUT)  # fmt: skip
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        saved = http.get("/v1/scenario-sets/page-view/versions/2").json()
+    assert {s["name"]: s["probability"] for s in saved["document"]["scenarios"]} == shown
+    assert saved["change_note"] == "what-if from the page"
+    page.close()
+
+
+def test_text_and_buttons_have_readable_contrast(browser: Browser, server: Server) -> None:
+    """WCAG 2.1's contrast ratio (relative luminance, §1.4.3) of every label, cell, heading
+    and button against its background: at least 4.5:1."""
+    opened = open_page(browser, server)
+    ratios = opened.page.evaluate("""() => {
+      const lum = (rgb) => { const c = rgb.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map(v => v / 255)
+        .map(v => v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4));
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]; };
+      const bg = (el) => { for (let e = el; e; e = e.parentElement) { const b = getComputedStyle(e).backgroundColor;
+        if (b && !b.startsWith('rgba(0, 0, 0, 0)') && b !== 'transparent') return b; } return 'rgb(255, 255, 255)'; };
+      return [...document.querySelectorAll('h1, h2, label, th, td, button, p')].filter(e => e.textContent.trim())
+        .map(e => { const a = lum(getComputedStyle(e).color), b = lum(bg(e));
+          return [e.tagName + ':' + e.textContent.trim().slice(0, 20), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; });
+    }""")
+    low = [(name, round(r, 2)) for name, r in ratios if r < 4.5]
+    assert ratios and not low, low
     opened.page.close()

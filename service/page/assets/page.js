@@ -223,6 +223,13 @@ async function drawCds() {
   Plotly.react("cds", traces, { ...LAYOUT, barmode: "group", yaxis: { title: "par spread (bp)" } }, CONFIG);
 }
 
+let snapshots = Promise.resolve();
+function download(url, filename) {  // a file download of a data: or blob: URL
+  const a = Object.assign(document.createElement("a"), { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
 function addTools(id) {  // PNG, SVG and the numbers behind the chart as CSV
   const chart = $(id);
   const tools = document.createElement("div");
@@ -230,16 +237,20 @@ function addTools(id) {  // PNG, SVG and the numbers behind the chart as CSV
   for (const format of ["png", "svg"]) {
     const b = Object.assign(document.createElement("button"), { type: "button", textContent: format.toUpperCase() });
     b.setAttribute("aria-label", `download the ${id} chart as ${format.toUpperCase()}`);
-    b.addEventListener("click", () => Plotly.downloadImage(chart, { format, filename: `fxscen-${id}` }));
+    // one snapshot at a time (Plotly refuses a second while one is in progress)
+    b.addEventListener("click", () => {
+      snapshots = snapshots.then(() => Plotly.toImage(chart, { format }))
+        .then((url) => download(url, `fxscen-${id}.${format}`))
+        .catch((e) => say(`the ${format.toUpperCase()} could not be made: ${e}`));
+    });
     tools.append(b);
   }
   const csv = Object.assign(document.createElement("button"), { type: "button", textContent: "CSV" });
   csv.setAttribute("aria-label", `download the numbers of the ${id} chart as CSV`);
   csv.addEventListener("click", () => {
-    const blob = new Blob([chartCsv(chart)], { type: "text/csv" });
-    const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: `fxscen-${id}.csv` });
-    a.click();
-    URL.revokeObjectURL(a.href);
+    const url = URL.createObjectURL(new Blob([chartCsv(chart)], { type: "text/csv" }));
+    download(url, `fxscen-${id}.csv`);
+    setTimeout(() => URL.revokeObjectURL(url), 60000);  // after the download has read it
   });
   tools.append(csv);
   chart.before(tools);
