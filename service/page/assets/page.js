@@ -40,6 +40,7 @@ function sources() {
   const s = { scenario_set_id: $("set").value };
   const v = parseInt($("version").value, 10);
   if (v > 0) s.scenario_set_version = v;
+  if ($("market").value) s.market_id = $("market").value;
   const probabilities = {};
   for (const [name, p] of Object.entries(state.changed)) probabilities[name] = p;
   if (Object.keys(probabilities).length) s.overrides = { probabilities };
@@ -53,6 +54,8 @@ function book() {
 async function loadSets() {
   const { data } = await api("GET", "/v1/scenario-sets");
   $("set").replaceChildren(...data.map((s) => new Option(`${s.id} (v${s.version})`, s.id)));
+  const markets = (await api("GET", "/v1/markets")).data;
+  $("market").append(...markets.map((m) => new Option(`${m.id} (v${m.version})`, m.id)));
 }
 
 async function loadSet() {
@@ -314,6 +317,7 @@ async function main() {
   $("reload").addEventListener("click", reload);
   $("set").addEventListener("change", () => { $("version").value = ""; reload(); });
   $("measure").addEventListener("change", reload);
+  $("market").addEventListener("change", reload);
   $("expiry").addEventListener("change", () => drawSurface().catch((e) => say(e.message)));
   $("horizon").addEventListener("change", () => drawFan().catch((e) => say(e.message)));
   $("price-button").addEventListener("click", priceBook);
