@@ -169,6 +169,12 @@ def test_moving_the_no_deal_probability_by_keyboard_reprices_as_the_api(
         float(opened.page.get_attribute("#book-value", "data-value") or "nan")
         == price["totals"]["value"]
     )
+    opened.page.wait_for_function("() => window.fxscen.timings.whatIfAll", timeout=TIMEOUT)
+    surface = api(server, "/v1/vol-surface", {"scenario_set_id": SET, "measure": "tilt",
+                                              "overrides": {"probabilities": {"no_deal": moved}}})  # fmt: skip
+    i = int(opened.page.input_value("#expiry"))
+    smile = {t["name"]: t["y"] for t in opened.chart("smile")}
+    assert smile["mixture-implied"] == surface["mixture"]["vols"][i]  # the mixture follows
     q_shown = float(
         opened.page.locator("#scenarios tbody tr[data-scenario=no_deal] td").nth(1).inner_text()
     )

@@ -95,8 +95,11 @@ function whatIf() {  // one re-price in flight; the latest slider position wins
   if (pending) { pending.again = true; return; }
   pending = { again: false };
   const started = performance.now();
-  priceBook().then(() => {
-    state.timings.whatIf = performance.now() - started;
+  const book = priceBook().then(() => { state.timings.whatIf = performance.now() - started; });
+  // the mixture's fan, smiles, density and CDS follow the view too, in parallel
+  const rest = Promise.all([drawFan(), drawSurface(), drawCds()]).catch(() => {});
+  Promise.all([book, rest]).then(() => {
+    state.timings.whatIfAll = performance.now() - started;
   }).finally(() => {
     const again = pending.again;
     pending = null;
