@@ -29,13 +29,6 @@ from store.jobs import (
 from store.repository import NotFound, Store
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('jobs')}/jobs.sqlite"
-    return str(request.getfixturevalue("fresh_postgres_url"))
-
-
 @pytest.fixture
 def stores(url: str) -> Iterator[tuple[JobStore, JobStore]]:
     a, b = Store(url), Store(url)

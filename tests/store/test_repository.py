@@ -23,13 +23,6 @@ from store.repository import Conflict, NewVersion, NotFound, Retired, Stale, Sto
 from store.tables import metadata
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('store')}/store.sqlite"
-    return str(request.getfixturevalue("fresh_postgres_url"))
-
-
 @pytest.fixture
 def store(url: str) -> Iterator[Store]:
     s = Store(url)
