@@ -74,17 +74,20 @@ def _not_found(exc: NotFound, field: str) -> DomainError:
                 "text/csv": {"schema": {"type": "string", "format": "binary"}},
                 PARQUET: {"schema": {"type": "string", "format": "binary"}},
                 "application/json": {"schema": {"type": "object"}},
+                # any of the three, told apart by its first bytes (generated clients send this)
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             },
         }
     },
 )
 async def create_book(http: Request, settings: SettingsDep) -> JSONResponse:
     media = (http.headers.get("content-type") or "").split(";")[0].strip().lower()
-    fmt = _BOOK_TYPES.get(media)
+    fmt = _BOOK_TYPES.get(media) or ("sniff" if media == "application/octet-stream" else None)
     if fmt is None:
         raise DomainError.field(
             "content-type",
-            f"send the book as text/csv, {PARQUET} or application/json, not {media or 'none'}",
+            f"send the book as text/csv, {PARQUET}, application/json or "
+            f"application/octet-stream, not {media or 'none'}",
             ErrorKind.UNSUPPORTED_MEDIA_TYPE,
         )
     with tempfile.TemporaryDirectory(prefix="fxscen-book-") as tmp:
@@ -103,6 +106,10 @@ async def create_book(http: Request, settings: SettingsDep) -> JSONResponse:
         author = principal_of(http.scope).name
 
         def keep() -> dict[str, Any]:
+            nonlocal path, fmt
+            if fmt == "sniff":  # Parquet starts with PAR1, JSON with { or [; else CSV
+                fmt = _sniffed(path)
+                path = path.rename(path.with_suffix(f".{fmt}"))
             book = open_book(path, fmt)  # the columns checked before the book is kept
             record = _jobs(settings).add_book(
                 uuid.uuid4().hex, fmt, path.read_bytes(), book.lines, author
@@ -111,6 +118,14 @@ async def create_book(http: Request, settings: SettingsDep) -> JSONResponse:
 
         body = await run_in_threadpool(keep)
     return JSONResponse(body, status_code=201, headers={"Location": f"/v1/books/{body['id']}"})
+
+
+def _sniffed(path: Path) -> str:
+    with path.open("rb") as f:
+        head = f.read(64)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    return "json" if head.lstrip()[:1] in (b"{", b"[") else "csv"
 
 
 @router.get(

@@ -120,6 +120,13 @@ def test_a_parquet_upload_and_the_media_types_refused(jobs: TestClient, tmp_path
     ok = jobs.post("/v1/books", content=book.read_bytes(),
                    headers={"content-type": "application/vnd.apache.parquet"})  # fmt: skip
     assert ok.status_code == 201 and ok.json()["format"] == "parquet"
+    sniffed = jobs.post("/v1/books", content=book.read_bytes(),
+                        headers={"content-type": "application/octet-stream"})  # fmt: skip
+    assert sniffed.status_code == 201 and sniffed.json()["format"] == "parquet"
+    assert sniffed.json()["sha256"] == ok.json()["sha256"]
+    as_bytes = jobs.post("/v1/books", content=b"kind,strike,tenor\ncall,150,3M\n",
+                         headers={"content-type": "application/octet-stream"})  # fmt: skip
+    assert as_bytes.status_code == 201 and as_bytes.json()["format"] == "csv"
     refused = jobs.post("/v1/books", content=b"x", headers={"content-type": "image/png"})
     assert refused.status_code == 415 and refused.json()["errors"][0]["field"] == "content-type"
     misspelt = jobs.post("/v1/books", content=b"kind,stike\ncall,150\n",
