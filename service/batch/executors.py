@@ -9,23 +9,43 @@ results are bit for bit those of a local run.
 A cluster is started as the README says: ``dask scheduler`` on one machine, ``dask worker
 tcp://HOST:8786`` on each of the others, every worker with this project installed (the same
 version: ``pip install -c constraints.txt .`` from the same checkout) so that it can import
-``service.batch.chunk``. Closing a :class:`DaskExecutor` (or leaving its ``with`` block, or
-a consumer stopping early) cancels the tasks not yet collected.
+``service.batch.chunk``; a task's function and argument are pickled, the function by
+reference to its module. Workers compile the numba kernels on their first chunk, or load
+them from the disk cache beside the installed package. Worker logs stay on the workers.
+
+An exception raised by a task reaches the caller with its own type and message (dask
+pickles it back). Closing a :class:`DaskExecutor` (or leaving its ``with`` block), an
+error, or a consumer that stops early (closing the generator) cancels the tasks not yet
+collected.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from distributed import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+# A chunk of 100,000 lines pickles to ~10 MB, dask's "large graph" warning level. That
+# warning is about data repeated across a graph's tasks; here each chunk is sent once, and
+# the scheduler holds at most `max_in_flight` of them. Kept in the graph rather than
+# scattered so that the scheduler can rerun a chunk elsewhere if its worker dies.
+_LARGE_GRAPH = "distributed.admin.large-graph-warning-threshold"
+_SUBMITTING = threading.Lock()  # the threshold is process-wide: raised and restored in turn
+
 
 class ChunkExecutor(Protocol):
-    """Runs a batch run's chunk tasks (see the module's docstring)."""
+    """Runs a batch run's chunk tasks (see the module's docstring).
+
+    ``in_flight`` is the executor's own suggestion for ``max_in_flight``.
+    """
 
     in_flight: int
 
@@ -42,17 +62,24 @@ class ChunkExecutor(Protocol):
     ) -> None: ...
 
 
+def _checked(max_in_flight: int) -> int:
+    if max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
+    return max_in_flight
+
+
 class LocalExecutor:
-    """Each task in this process, one after the other, when its result is asked for (the
-    compiled kernel spreads a chunk over the machine's cores itself)."""
+    """Each task in this process and thread, one after the other, when its result is asked
+    for: one item pulled per result, whatever ``max_in_flight`` (the compiled kernel spreads
+    a chunk over the machine's cores itself)."""
 
     in_flight = 1
 
     def map_ordered(
         self, fn: Callable[[T], R], items: Iterable[T], *, max_in_flight: int = 1
     ) -> Iterator[R]:
-        for item in items:
-            yield fn(item)
+        _checked(max_in_flight)
+        return (fn(item) for item in items)
 
     def close(self) -> None:
         return None
@@ -69,8 +96,9 @@ class LocalExecutor:
 class DaskExecutor:
     """Tasks on the ``dask.distributed`` scheduler at ``address`` (``tcp://host:8786``).
 
-    ``in_flight`` defaults to two tasks per worker thread the scheduler knows of when the
-    executor connects (at least 2): every worker has its next chunk while it works.
+    Connecting waits at most ``timeout`` seconds (``OSError`` after). ``in_flight`` is two
+    tasks per worker thread the scheduler knows of when the executor connects (at least 2):
+    every worker has its next chunk while it works on one.
     """
 
     def __init__(self, address: str, *, timeout: float = 30.0) -> None:
@@ -80,25 +108,41 @@ class DaskExecutor:
         self.client = Client(address, timeout=timeout, set_as_default=False)
         threads = sum(self.client.nthreads().values())
         self.in_flight = max(2, 2 * threads)
+        self._open: dict[int, deque[Future[Any]]] = {}  # each open map's pending futures
 
     def map_ordered(
         self, fn: Callable[[T], R], items: Iterable[T], *, max_in_flight: int | None = None
     ) -> Iterator[R]:
-        limit = max(1, max_in_flight or self.in_flight)
-        pending: deque[Any] = deque()
-        source = iter(items)
+        """``fn(item)`` for each item, in order; ``max_in_flight`` defaults to ``in_flight``."""
+        limit = _checked(self.in_flight if max_in_flight is None else max_in_flight)
+        return self._ordered(fn, items, limit)
+
+    def _ordered(self, fn: Callable[[T], R], items: Iterable[T], limit: int) -> Iterator[R]:
+        import dask
+
+        pending: deque[Future[Any]] = deque()
+        self._open[id(pending)] = pending
         try:
-            for item in source:
-                pending.append(self.client.submit(fn, item, pure=False))
+            for item in items:
+                with _SUBMITTING, dask.config.set({_LARGE_GRAPH: "1TiB"}):
+                    pending.append(self.client.submit(fn, item, pure=False))
                 if len(pending) >= limit:
-                    yield pending.popleft().result()
+                    yield _result(pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield _result(pending.popleft())
         finally:
-            for future in pending:
-                future.cancel()
+            self._cancel(pending)
+            del self._open[id(pending)]
+
+    def _cancel(self, pending: deque[Future[Any]]) -> None:
+        if pending and self.client.status not in ("closing", "closed"):
+            self.client.cancel(list(pending))
+        pending.clear()
 
     def close(self) -> None:
+        """Cancel the tasks not yet collected and disconnect (the cluster keeps running)."""
+        for pending in list(self._open.values()):
+            self._cancel(pending)
         self.client.close()
 
     def __enter__(self) -> DaskExecutor:
@@ -110,10 +154,18 @@ class DaskExecutor:
         self.close()
 
 
+def _result(future: Future[R]) -> R:
+    try:
+        return future.result()
+    except BaseException:
+        future.release()  # the exception's traceback holds the future: the cluster need not
+        raise
+
+
 def executor_for(address: str | None, timeout: float = 30.0) -> LocalExecutor | DaskExecutor:
-    """A :class:`DaskExecutor` on ``address``, or a :class:`LocalExecutor` without one; a
-    scheduler that does not answer within ``timeout`` seconds is the run's error, naming
-    ``scheduler``."""
+    """A :class:`DaskExecutor` on ``address``, or a :class:`LocalExecutor` without one
+    (None or empty); a scheduler that does not answer within ``timeout`` seconds is the
+    run's error, naming ``scheduler``."""
     if not address:
         return LocalExecutor()
     try:
