@@ -124,6 +124,12 @@ async def run_priced(
     return result[0]
 
 
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    """``awaitable`` as a coroutine (what a task or another loop's future needs: ASGI's
+    ``app``, ``receive`` and ``send`` are typed as returning any awaitable)."""
+    return await awaitable
+
+
 class _LoopThread:
     """A daemon thread running an event loop forever."""
 
@@ -136,7 +142,7 @@ class _LoopThread:
         future: Future[None] = Future()
 
         def start() -> None:
-            task = self.loop.create_task(coroutine, context=context)  # type: ignore[arg-type]
+            task = self.loop.create_task(_awaited(coroutine), context=context)
 
             def done(finished: asyncio.Task[None]) -> None:
                 if finished.cancelled():
@@ -211,10 +217,14 @@ class LargeBodies:
             loop_thread = await self._free.get()
 
         async def receive_across() -> Message:
-            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(receive(), main))
+            return await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(_awaited(receive()), main)
+            )
 
         async def send_across(message: Message) -> None:
-            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(send(message), main))
+            await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(_awaited(send(message)), main)
+            )
 
         try:
             future = loop_thread.submit(

@@ -282,13 +282,14 @@ def parse_document(kind: Kind[D], text: str) -> D:
 @lru_cache(maxsize=512)
 def domain_market(text: str) -> MarketSnapshot:
     """A stored market document as a snapshot (built once per distinct document)."""
-    return parse_document(MARKETS, text).to_domain()
+    doc: StoredMarketIn = parse_document(MARKETS, text)  # lru_cache erases the type variable
+    return doc.to_domain()
 
 
 @lru_cache(maxsize=512)
 def domain_set(text: str, spot: float) -> ScenarioSet:
     """A stored set document as a domain set; a tree's leaves read at ``spot``."""
-    doc = parse_document(SETS, text)
+    doc: StoredScenarioSetIn = parse_document(SETS, text)  # lru_cache erases the type variable
     return doc.to_domain(spot=spot)
 
 

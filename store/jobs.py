@@ -19,6 +19,7 @@ are read back as written.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -278,7 +279,7 @@ class JobStore:
                 ).rowcount  # fmt: skip
         return moved
 
-    def active_runners(self) -> list[str]:
+    def active_runners(self) -> builtins.list[str]:
         with self.store.engine.connect() as conn:
             rows = conn.execute(
                 select(jobs.c.runner).where(jobs.c.state.in_(ACTIVE)).distinct()
@@ -296,7 +297,7 @@ class JobStore:
             raise NotFound("job", id, f"job {id!r} has no {name} file")
         return JobFile(name, str(row[0]), bytes(row[1]))
 
-    def file_names(self, id: str) -> list[str]:
+    def file_names(self, id: str) -> builtins.list[str]:
         with self.store.engine.connect() as conn:
             rows = conn.execute(select(job_files.c.name).where(job_files.c.job_id == id)).all()
         return sorted(str(r[0]) for r in rows)
@@ -309,4 +310,4 @@ def seconds_ago(seconds: float) -> str:
 
 
 def _fields(record: BookRecord) -> dict[str, object]:
-    return {f: getattr(record, f) for f in BookRecord.__slots__}  # type: ignore[attr-defined]
+    return {f: getattr(record, f) for f in BookRecord.__slots__}

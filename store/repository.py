@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +156,19 @@ _LATEST = (
 )
 
 
-def _record(row: Row[tuple[object, ...]]) -> VersionRecord:
+def _key(row: Row[*tuple[Any, ...]]) -> KeyRecord:
+    m = row._mapping
+    return KeyRecord(
+        name=m["name"],
+        key_id=m["key_id"],
+        role=m["role"],
+        token_hash=m["token_hash"],
+        created_at=m["created_at"],
+        revoked_at=m["revoked_at"],
+    )
+
+
+def _record(row: Row[*tuple[Any, ...]]) -> VersionRecord:
     m = row._mapping
     return VersionRecord(
         kind=m["kind"],
@@ -395,14 +407,14 @@ class Store:
     def key_by_id(self, key_id: str) -> KeyRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
-        return None if row is None else KeyRecord(*row)
+        return None if row is None else _key(row)
 
     def keys(self) -> list[KeyRecord]:
         with self.engine.connect() as conn:
-            rows: Sequence[Row[tuple[object, ...]]] = conn.execute(
+            rows = conn.execute(
                 select(api_keys).order_by(api_keys.c.created_at, api_keys.c.name)
             ).all()
-        return [KeyRecord(*row) for row in rows]  # type: ignore[arg-type]
+        return [_key(row) for row in rows]
 
     def revoke_key(self, name: str) -> KeyRecord:
         """Revoke ``name`` (its token stops working at once); :class:`NotFound` otherwise."""

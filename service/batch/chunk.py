@@ -260,7 +260,8 @@ def _add_sums(fast: np.ndarray, slow: np.ndarray, m: int) -> np.ndarray:
     """The two paths' sums together (the line-by-line path's FX columns may be absent)."""
     out = fast.copy()
     if slow.shape[1] == fast.shape[1]:
-        return out + slow
+        out += slow
+        return out
     out[:, : 1 + m] += slow[:, : 1 + m]  # values and scenario values only
     return out
 

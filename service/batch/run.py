@@ -307,7 +307,7 @@ def _tasks(
 
 def _chunk_lines(result: ChunkResult) -> int:
     refused = {e.row for e in result.errors if e.point is None}
-    return result.lines.num_rows + len(refused)
+    return int(result.lines.num_rows) + len(refused)
 
 
 def _progress(done: int, total: int | None, errors: int, started: float) -> Progress:

@@ -97,7 +97,7 @@ class ProbabilityAxis(Schema):
         if self.values is not None:
             return list(self.values)
         assert self.from_ is not None and self.to is not None and self.points is not None
-        return np.linspace(self.from_, self.to, self.points).tolist()
+        return [float(v) for v in np.linspace(self.from_, self.to, self.points)]
 
 
 class ShiftAxis(Schema):
@@ -170,7 +170,11 @@ def parse_sweep_text(text: str) -> dict[str, Any] | list[dict[str, Any]]:
             loaded: Any = json.loads(Path(text[1:]).read_text("utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise DomainError.field("--sweep", f"cannot read {text[1:]}: {exc}") from None
-        return loaded
+        if isinstance(loaded, dict | list):
+            return loaded
+        raise DomainError.field(
+            "--sweep", f"{text[1:]} must hold an axis object or a list of them, got JSON {loaded!r}"
+        )
     name, eq, rest = text.partition("=")
     if not eq or not rest:
         raise DomainError.field("--sweep", f"must be AXIS=VALUES (see --help), got {text!r}")
@@ -394,7 +398,8 @@ def ladder_measures(
 
 def recombine(scenario_values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``[..., K]``: values ``[..., m]`` recombined with each row of ``weights [K, m]``."""
-    return np.asarray(scenario_values) @ np.asarray(weights).T
+    product: np.ndarray = np.asarray(scenario_values) @ np.asarray(weights).T
+    return product
 
 
 def cube(

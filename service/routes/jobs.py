@@ -104,15 +104,16 @@ async def create_book(http: Request, settings: SettingsDep) -> JSONResponse:
                     )
                 f.write(piece)
         author = principal_of(http.scope).name
+        book_format: str = fmt
 
         def keep() -> dict[str, Any]:
-            nonlocal path, fmt
-            if fmt == "sniff":  # Parquet starts with PAR1, JSON with { or [; else CSV
-                fmt = _sniffed(path)
-                path = path.rename(path.with_suffix(f".{fmt}"))
-            book = open_book(path, fmt)  # the columns checked before the book is kept
+            nonlocal path, book_format
+            if book_format == "sniff":  # Parquet starts with PAR1, JSON with { or [; else CSV
+                book_format = _sniffed(path)
+                path = path.rename(path.with_suffix(f".{book_format}"))
+            book = open_book(path, book_format)  # the columns checked before the book is kept
             record = _jobs(settings).add_book(
-                uuid.uuid4().hex, fmt, path.read_bytes(), book.lines, author
+                uuid.uuid4().hex, book_format, path.read_bytes(), book.lines, author
             )
             return book_read(record, book.names)
 

@@ -229,7 +229,7 @@ def versioned_router(
         responses=_with_headers(201, 401, 403, 409, 413, 415, 422),
         summary=f"Create a {kind.label} (version 1)",
     )
-    async def create(body: write_schema, http: Request, settings: SettingsDep) -> JSONResponse:  # type: ignore[valid-type]
+    async def create(body: write_schema, http: Request, settings: SettingsDep) -> JSONResponse:
         raw = await _body(http, settings)
         author = principal_of(http.scope).name
         record = await run_in_threadpool(versioned.create, kind, _store(settings), raw, author)
@@ -310,7 +310,7 @@ def versioned_router(
     )
     async def replace(
         id: Id,
-        body: write_schema,  # type: ignore[valid-type]
+        body: write_schema,
         http: Request,
         settings: SettingsDep,
         if_match: IfMatch = None,

@@ -151,7 +151,7 @@ class CalibrateRequest(SetRequest):
         "decimal vols: ATM 0.0025 (0.25 vol point), RR, BF and option vols 0.005 by default.",
     )
 
-    model_config = ConfigDict(json_schema_extra={"examples": _EXAMPLES})
+    model_config = ConfigDict(json_schema_extra={"examples": [*_EXAMPLES]})
 
     def domain_quotes(self, market: MarketSnapshot) -> tuple[SmileQuote, ...] | None:
         if self.quotes is None:
@@ -332,8 +332,8 @@ def _summary(names: tuple[str, ...], calibration: Calibration) -> str:
     if len(dropped) == 1:
         head += f" {dropped[0]} carries none: the fit puts it at 0."
     elif dropped:
-        listed = ", ".join(dropped[:-1]) + f" and {dropped[-1]}"
-        head += f" {listed} carry none: the fit puts them at 0."
+        named = ", ".join(dropped[:-1]) + f" and {dropped[-1]}"
+        head += f" {named} carry none: the fit puts them at 0."
     if not found.groups:
         return head + _tree_sentence(calibration)
     parts = []

@@ -26,9 +26,10 @@ from scenarios.credit.curves import (
     EntityCurve,
     ScenarioCredit,
 )
-from scenarios.credit.valuation import CdsBookValuation, CdsContract, Side, build_cds_contract
+from scenarios.credit.valuation import CdsBookValuation, CdsContract, build_cds_contract
 from scenarios.errors import DomainError
 from scenarios.market import MarketSnapshot
+from scenarios.positions import Side
 from scenarios.scenario import ScenarioSet
 from service.schemas.common import Choice, Date, FiniteFloat, PositiveFloat, Schema, under
 from service.schemas.consistency import (

@@ -22,7 +22,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from pydantic import Field
@@ -376,7 +376,8 @@ def apply_overrides(
     scenarios = tuple(
         under(
             f"overrides.levels.{s.name}" if s.name in overrides.levels else "overrides",
-            lambda s=s: dataclasses.replace(
+            partial(
+                dataclasses.replace,
                 s,
                 probability=probabilities[s.name],
                 level=overrides.levels.get(s.name, s.level) * bump,
@@ -491,11 +492,7 @@ def _set_bumped(scenario_set: ScenarioSet, bump: float) -> ScenarioSet:
         smile = s.smile
         if smile is not None and smile.quotes:
             smile = ScenarioSmile(quotes=_atm_bumped(smile.quotes, bump, f"{at}.smile.quotes"))
-        scenarios.append(
-            under(
-                at, lambda s=s, smile=smile: dataclasses.replace(s, vol=s.vol + bump, smile=smile)
-            )
-        )
+        scenarios.append(under(at, partial(dataclasses.replace, s, vol=s.vol + bump, smile=smile)))
     return dataclasses.replace(scenario_set, scenarios=tuple(scenarios))
 
 
@@ -503,7 +500,7 @@ def _branches_bumped(branches: tuple[Branch, ...], bump: float, node: int) -> tu
     return tuple(
         under(
             f"scenario_set.tree.nodes[{node}].branches[{j}]",
-            lambda b=b: dataclasses.replace(b, vol=b.vol + bump),
+            partial(dataclasses.replace, b, vol=b.vol + bump),
         )
         for j, b in enumerate(branches)
     )
@@ -511,7 +508,7 @@ def _branches_bumped(branches: tuple[Branch, ...], bump: float, node: int) -> tu
 
 def _atm_bumped(quotes: tuple[SmileQuote, ...], bump: float, at: str) -> tuple[SmileQuote, ...]:
     return tuple(
-        under(f"{at}[{j}]", lambda q=q: dataclasses.replace(q, atm=q.atm + bump))
+        under(f"{at}[{j}]", partial(dataclasses.replace, q, atm=q.atm + bump))
         for j, q in enumerate(quotes)
     )
 
@@ -544,13 +541,13 @@ def _event_moved(
                 f"must leave the event after the valuation date {valuation_date.isoformat()}, "
                 f"got {moved.isoformat()} (from {date.isoformat()})",
             )
-        _as(field, lambda moved=moved: checks.within_horizon("event_date", valuation_date, moved))
+        _as(field, partial(checks.within_horizon, "event_date", valuation_date, moved))
     if tree is not None:
         nodes = tuple(dataclasses.replace(n, date=n.date + delay) for n in tree.nodes)
         return _as(field, lambda: _tree_set_of(scenario_set, DecisionTree(tree.root, nodes)))
     event = scenario_set.event_date + delay
     scenarios = tuple(
-        _as(field, lambda i=i, s=s: _smile_redated(s, event, f"scenario_set.scenarios[{i}]"))
+        _as(field, partial(_smile_redated, s, event, f"scenario_set.scenarios[{i}]"))
         for i, s in enumerate(scenario_set.scenarios)
     )
     return _as(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated
 
 from pydantic import Field, model_validator
@@ -129,6 +130,18 @@ class ScenarioIn(Schema):
         description="Post-event smile: quotes per tenor from the event date, or a shift of "
         "the market's surface; without it the post-event vol is `vol` at every strike.",
     )
+
+    def to_domain(self, event_date: dt.date) -> Scenario:
+        """The domain scenario, its smile's tenors counted from ``event_date``."""
+        return Scenario(
+            self.name,
+            self.probability,
+            self.level,
+            self.vol,
+            self.description,
+            drivers=self.drivers,
+            smile=self.smile.to_domain(event_date) if self.smile else None,
+        )
 
 
 class BranchIn(Schema):
@@ -277,22 +290,11 @@ class ScenarioSetIn(Schema):
         if self.event_date is None:
             raise DomainError.field(join(prefix, "event_date"), "is required with scenarios")
         assert self.scenarios is not None
+        event_date = self.event_date
         scenarios = tuple(
-            under(
-                join(prefix, f"scenarios[{i}]"),
-                lambda s=s: Scenario(
-                    s.name,
-                    s.probability,
-                    s.level,
-                    s.vol,
-                    s.description,
-                    drivers=s.drivers,
-                    smile=s.smile.to_domain(self.event_date) if s.smile else None,
-                ),
-            )
+            under(join(prefix, f"scenarios[{i}]"), partial(s.to_domain, event_date))
             for i, s in enumerate(self.scenarios)
         )
-        event_date = self.event_date
         return under(
             prefix,
             lambda: ScenarioSet(self.id, self.name, event_date, scenarios, self.description),

@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -31,7 +32,7 @@ from scenarios.book import MixedBook, MixedValuation
 from scenarios.book_totals import DESK_GREEKS, ReportingCurrency
 from scenarios.calibration.fit import Calibration
 from scenarios.credit.curves import CreditMarket
-from scenarios.credit.valuation import build_cds_contract
+from scenarios.credit.valuation import CdsContract, build_cds_contract
 from scenarios.errors import DomainError
 from scenarios.fx.instruments import Currency, FxOption, OptionKind, build_fx_option
 from scenarios.fx.strike_spec import ResolvedStrike, parse_strike_spec, resolve_strikes
@@ -501,12 +502,11 @@ def to_job(
     cds: list[tuple[int, CdsInstrumentIn]] = []
     path: list[tuple[int, Any]] = []
     for i, x in enumerate(request.instruments):
-        family = type(x)
-        if family is InstrumentIn:
+        if type(x) is InstrumentIn:
             fx.append((i, x))
-        elif family is CdsInstrumentIn:
+        elif type(x) is CdsInstrumentIn:
             cds.append((i, x))
-        elif family in _PATH_TYPES:
+        elif type(x) in _PATH_TYPES:
             path.append((i, x))
     credit: CreditMarket | None = None
     if cds:
@@ -519,15 +519,7 @@ def to_job(
     book = MixedBook(
         options=_fx_options(fx, market, scenario_set, strike_specs),
         option_rows=tuple(i for i, _ in fx),
-        cds=tuple(
-            under(
-                f"instruments[{i}]",
-                lambda x=x: build_cds_contract(
-                    credit=credit, **x.model_dump(exclude={"kind", "tags"})
-                ),
-            )
-            for i, x in cds
-        ),
+        cds=_cds_contracts(cds, credit),
         cds_rows=tuple(i for i, _ in cds),
         credit=credit,
         scenario_credit={
@@ -560,6 +552,22 @@ def to_job(
     )
 
 
+def _cds_contracts(
+    cds: list[tuple[int, CdsInstrumentIn]], credit: CreditMarket | None
+) -> tuple[CdsContract, ...]:
+    """The CDS lines as contracts on ``credit`` (set whenever there are CDS lines)."""
+    if not cds:
+        return ()
+    assert credit is not None
+    return tuple(
+        under(
+            f"instruments[{i}]",
+            partial(build_cds_contract, credit=credit, **x.model_dump(exclude={"kind", "tags"})),
+        )
+        for i, x in cds
+    )
+
+
 def _fx_options(
     fx: list[tuple[int, InstrumentIn]],
     market: MarketSnapshot,
@@ -576,7 +584,8 @@ def _fx_options(
     specs = []
     for k in spec_lines:
         row, line = fx[k]
-        specs.append(under(f"instruments[{row}]", lambda t=line.strike: parse_strike_spec(t)))
+        assert isinstance(line.strike, str)  # spec_lines holds the lines with text strikes
+        specs.append(under(f"instruments[{row}]", partial(parse_strike_spec, line.strike)))
     try:
         strikes = resolve_strikes(
             market,
