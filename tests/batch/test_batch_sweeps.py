@@ -9,6 +9,7 @@ linear in q with the measure re-solved as the API solves it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,16 @@ def test_a_sweep_text_that_cannot_be_read_names_the_option(text: str) -> None:
     with pytest.raises(DomainError) as caught:
         parse_sweep_text(text)
     assert caught.value.errors[0].field == "--sweep"
+
+
+@pytest.mark.parametrize(("content", "read"), [("3", False), ('"spot"', False), ("[]", True)])
+def test_a_sweep_file_must_hold_axis_objects(tmp_path: Path, content: str, read: bool) -> None:
+    path = tmp_path / "sweep.json"
+    path.write_text(content)
+    if read:
+        assert parse_sweep_text(f"@{path}") == json.loads(content)
+        return
+    with pytest.raises(DomainError) as caught:
+        parse_sweep_text(f"@{path}")
+    assert caught.value.errors[0].field == "--sweep"
+    assert caught.value.errors[0].reason.endswith(f"got JSON {json.loads(content)!r}")
