@@ -75,6 +75,9 @@ def value_mixed_book(
 ) -> MixedValuation:
     """Value every family of ``book`` under ``scenario_set`` on ``market`` with ``measure``."""
     m = len(scenario_set.scenarios)
+    fx: BookValuation | None
+    cds: CdsBookValuation | None
+    paths: PathBookValuation | None
     if not book.cds and not book.paths and book.options:  # FX only, in request order
         try:
             fx = value_book(

@@ -105,8 +105,8 @@ class Conversion:
     ) -> np.ndarray:
         """JPY and USD amounts as one amount in the reporting currency at ``rate``."""
         if self.reporting is ReportingCurrency.JPY:
-            return np.asarray(jpy + usd * rate)  # type: ignore[operator]
-        return np.asarray(jpy / rate + usd)  # type: ignore[operator]
+            return np.asarray(jpy + usd * rate)
+        return np.asarray(jpy / rate + usd)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,8 @@ class CatalogEntry:
 
 def _pillar(valuation: dt.date, row: dict[str, Any]) -> dt.date:
     if "date" in row:
-        return row["date"]
+        date: dt.date = row["date"]  # TOML dates load as datetime.date
+        return date
     return pillar_date("tenor", valuation, row["tenor"])
 
 

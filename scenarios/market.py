@@ -280,14 +280,16 @@ class MarketSnapshot:
         strips[key] = curve
         return curve
 
-    def usd_discount_factors(self, times: np.ndarray) -> np.ndarray:
+    def usd_discount_factors(self, times: np.ndarray | float) -> np.ndarray:
         """USD discount factors to ``times`` (years ACT/365F)."""
         times = np.asarray(times, dtype=float)
-        return np.exp(-self.usd_curve.zero_rates_at(times) * times)
+        factors: np.ndarray = np.exp(-self.usd_curve.zero_rates_at(times) * times)
+        return factors
 
     def forwards(self, times: np.ndarray) -> np.ndarray:
         """Outright forwards (JPY per USD) to ``times``: ``S0·exp((r_d − r_f)·t)``."""
         times = np.asarray(times, dtype=float)
-        return self.spot * np.exp(
+        forwards: np.ndarray = self.spot * np.exp(
             (self.jpy_curve.zero_rates_at(times) - self.usd_curve.zero_rates_at(times)) * times
         )
+        return forwards

@@ -152,7 +152,9 @@ class ScenarioSet:
         if (valuation_date, spot) in passed:  # every request checks a built-in set again
             return
         if self.tree is not None:
-            self.tree.check_against(valuation_date, self.tree_spot if spot is None else spot)
+            tree_spot = self.tree_spot if spot is None else spot
+            assert tree_spot is not None  # a tree set is built at its spot (tree_scenario_set)
+            self.tree.check_against(valuation_date, tree_spot)
         if self.event_date <= valuation_date:
             raise DomainError.field(
                 "event_date",

@@ -39,6 +39,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -427,9 +428,9 @@ class DecisionTree:
             for j, branch in enumerate(branch_specs):
                 at = f"{where}.branches[{j}]"
                 _keys(at, branch, _BRANCH_FIELDS, {"name", "probability", "vol"})
-                branches.append(_under(at, lambda b=branch: Branch(**b)))
+                branches.append(_under(at, partial(Branch, **branch)))
             date = _date(f"{where}.date", spec["date"])
-            built.append(_under(where, lambda s=spec, d=date, b=branches: _node(s, d, b)))
+            built.append(_under(where, partial(_node, spec, date, branches)))
         return cls(root, tuple(built))
 
 

@@ -137,10 +137,18 @@ def tenor_price_rows(
     n = len(quotes)
     atm = np.array([q.atm for q in quotes])
     t = expiries.times
-    legs_row, legs_k, legs_call, legs_of, targets, vegas, labels = [], [], [], [], [], [], []
+    legs_row: list[int] = []
+    legs_k: list[float] = []
+    legs_call: list[bool] = []
+    legs_of: list[int] = []
+    targets: list[float] = []
+    vegas: list[float] = []
+    labels: list[RowLabel] = []
     atm_k = expiries.forwards * np.exp(conventions.atm_log_moneyness(total_vars=atm * atm * t))
     for i in range(n):
-        legs_row.append(i), legs_k.append(atm_k[i]), legs_call.append(True)
+        legs_row.append(i)
+        legs_k.append(atm_k[i])
+        legs_call.append(True)
         legs_of.append(len(labels))
         labels.append(RowLabel("atm", i))
     price = _market_prices(expiries, np.arange(n), atm_k, atm, np.ones(n, bool))
@@ -173,7 +181,9 @@ def tenor_price_rows(
             leg_vegas = _vegas(expiries, both, legs, sigmas)
             for r, i in enumerate(rows):
                 for leg in (r, r + rows.size):
-                    legs_row.append(i), legs_k.append(legs[leg]), legs_call.append(bool(calls[leg]))
+                    legs_row.append(i)
+                    legs_k.append(legs[leg])
+                    legs_call.append(bool(calls[leg]))
                     legs_of.append(len(labels))
                 targets.append(premiums[r] + premiums[r + rows.size])
                 vegas.append(leg_vegas[r] + leg_vegas[r + rows.size])

@@ -137,7 +137,7 @@ def price_rows(
     model: VolModel,
     jumps: np.ndarray,
     tree: MeasureFit | None = None,
-) -> tuple[np.ndarray, ...]:
+) -> tuple[np.ndarray, np.ndarray, tuple[RowLabel, ...]]:
     """Price rows (ATM, broker strangles, options) in vol units, one column per scenario (a
     tree's leaf with ``tree``: :func:`scenarios.calibration.rows.weights_fit`)."""
     tenor_rows = tenor_price_rows(
@@ -145,7 +145,9 @@ def price_rows(
     )
     option_rows = option_price_rows(options=problem.options, expiries=problem.option_expiries)
     m = jumps.size
-    parts, targets, labels = [], [], []
+    parts: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    labels: list[RowLabel] = []
     for rows, expiries in ((tenor_rows, problem.expiries), (option_rows, problem.option_expiries)):
         if not rows.labels:
             continue
@@ -162,7 +164,9 @@ def price_rows(
         with np.errstate(all="ignore"):  # a row that is not finite is refused below
             matrix, target = price_matrix(rows, components, m)
         _check_rows(matrix, target, rows.labels)
-        parts.append(matrix), targets.append(target), labels.extend(rows.labels)
+        parts.append(matrix)
+        targets.append(target)
+        labels.extend(rows.labels)
     return np.vstack(parts), np.concatenate(targets), tuple(labels)
 
 
@@ -254,7 +258,7 @@ def solve_weights(
     problem: CalibrationProblem,
     model: VolModel,
     jumps: np.ndarray,
-    initial: np.ndarray,
+    initial: np.ndarray | None,
     max_iterations: int,
 ) -> WeightSolution:
     exact_matrix, exact_targets, exact_labels = price_rows(problem, model, jumps)

@@ -58,6 +58,7 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, TypedDict
 
 import numpy as np
 from scipy.linalg import null_space
@@ -76,6 +77,15 @@ from scenarios.calibration.solve import (
 from scenarios.errors import DomainError, ErrorKind
 from scenarios.tree import DecisionTree
 from scenarios.vol.model import VolModel
+
+
+class _Constraint(TypedDict):
+    """An SLSQP constraint: ``fun(y)`` ``[c]`` (``= 0`` or ``≥ 0``) and its Jacobian ``[c, K]``."""
+
+    type: Literal["eq", "ineq"]
+    fun: Callable[[np.ndarray], np.ndarray]
+    jac: Callable[[np.ndarray], np.ndarray]
+
 
 Valued = Callable[[np.ndarray], tuple[float, np.ndarray]]  # q ↦ (value, gradient in q)
 _ZERO = 1e-10  # a loading on an invisible direction below this: not involved
@@ -125,7 +135,8 @@ class TreeLayout:
 
     def leaf_weights(self, q: np.ndarray) -> np.ndarray:
         """``[L]`` ``w_ℓ = Π q`` along each path."""
-        return np.prod(np.where(self.live, q[np.maximum(self.paths, 0)], 1.0), axis=1)
+        w: np.ndarray = np.prod(np.where(self.live, q[np.maximum(self.paths, 0)], 1.0), axis=1)
+        return w
 
     def leaf_derivatives(self, q: np.ndarray) -> np.ndarray:
         """``[L, B]`` ``∂w_ℓ/∂q_b``: the product of the path's other factors where ``b`` is on
@@ -478,7 +489,11 @@ def identify_tree(
                     layout.jumps[branches], int(np.flatnonzero(branches == b)[0])
                 )
             else:
-                ranges[b] = fibre.range(lambda x, b=b: (float(x[b]), np.eye(n_branches)[b]))
+
+                def branch_weight(x: np.ndarray, b: np.intp = b) -> tuple[float, np.ndarray]:
+                    return float(x[b]), np.eye(n_branches)[b]
+
+                ranges[b] = fibre.range(branch_weight)
     unidentified = ranges[:, 1] - ranges[:, 0] > RANGE_TOLERANCE
     # a leaf is fixed where every branch on its path is, or one is fixed at 0; the others
     # are ranged on the fibre (a product of open factors can be fixed: both deferrals)
@@ -488,12 +503,11 @@ def identify_tree(
     zero_path = (layout.live & fixed_zero[steps]).any(axis=1)
     leaf_ranges = np.c_[w, w]
     for leaf in np.flatnonzero(open_path & ~zero_path):
-        leaf_ranges[leaf] = fibre.range(
-            lambda x, leaf=leaf: (
-                float(layout.leaf_weights(x)[leaf]),
-                layout.leaf_derivatives(x)[leaf],
-            )
-        )
+
+        def leaf_weight(x: np.ndarray, leaf: np.intp = leaf) -> tuple[float, np.ndarray]:
+            return float(layout.leaf_weights(x)[leaf]), layout.leaf_derivatives(x)[leaf]
+
+        leaf_ranges[leaf] = fibre.range(leaf_weight)
     leaf_unidentified = leaf_ranges[:, 1] - leaf_ranges[:, 0] > RANGE_TOLERANCE
     leaf_invisible = d_leaves @ invisible
     adjacent = np.abs(leaf_invisible @ leaf_invisible.T) > _ZERO
@@ -502,12 +516,11 @@ def identify_tree(
     for group in groups:
         members = np.zeros(n_leaves)
         members[list(group)] = 1.0
-        lo, hi = fibre.range(
-            lambda x, m=members: (
-                float(m @ layout.leaf_weights(x)),
-                m @ layout.leaf_derivatives(x),
-            )
-        )
+
+        def group_weight(x: np.ndarray, m: np.ndarray = members) -> tuple[float, np.ndarray]:
+            return float(m @ layout.leaf_weights(x)), m @ layout.leaf_derivatives(x)
+
+        lo, hi = fibre.range(group_weight)
         totals.append(float(members @ w) if hi - lo <= RANGE_TOLERANCE else np.nan)
     leaves = Identification(
         sensitivities=sensitivities,
@@ -538,13 +551,16 @@ class _Fibre:
         self.curved = 0  # ranges found by SLSQP so far
 
     def _weights(self, y: np.ndarray) -> np.ndarray:
-        return self.q + self.basis @ y
+        weights: np.ndarray = self.q + self.basis @ y
+        return weights
 
     def range(self, value: Valued) -> tuple[float, float]:
         """Least and greatest ``value(q)[0]`` on the fibre (``value`` gives the value and its
         gradient in ``q``), clipped to [0, 1]."""
         basis, layout = self.basis, self.layout
-        constraints = [{"type": "ineq", "fun": self._weights, "jac": lambda y: basis}]
+        constraints: list[_Constraint] = [
+            {"type": "ineq", "fun": self._weights, "jac": lambda y: basis}
+        ]
         if self.rows.shape[0]:
             constraints.append(
                 {
@@ -561,10 +577,20 @@ class _Fibre:
         out = []
         for sign in (1.0, -1.0):
             check_cancelled()
-            result = minimize(
-                lambda y, s=sign: s * float(value(self._weights(y))[0]),
+
+            def objective(y: np.ndarray, s: float = sign) -> float:
+                return s * float(value(self._weights(y))[0])
+
+            def gradient(y: np.ndarray, s: float = sign) -> np.ndarray:
+                g: np.ndarray = s * (value(self._weights(y))[1] @ basis)
+                return g
+
+            # scipy-stubs types a constraint dict's fun as scalar (jac 1-D); SLSQP takes the
+            # vector constraints and [c, K] Jacobians of _Constraint
+            result = minimize(  # type: ignore[call-overload]
+                objective,
                 np.zeros(basis.shape[1]),
-                jac=lambda y, s=sign: s * (value(self._weights(y))[1] @ basis),
+                jac=gradient,
                 method="SLSQP",
                 constraints=constraints,
                 options={"ftol": 1e-14, "maxiter": 500},
@@ -607,7 +633,11 @@ def _polytope_range(jumps: np.ndarray, j: int) -> tuple[float, float]:
             bounds=[(0.0, None)] * jumps.size,
             method="highs",
         )
-        out.append(float(result.x[j]) if result.status == 0 else math.nan)
+        if result.status == 0:
+            assert result.x is not None  # status 0: linprog found the optimum
+            out.append(float(result.x[j]))
+        else:
+            out.append(math.nan)
     lo, hi = out
     return min(max(lo, 0.0), 1.0), min(max(hi, 0.0), 1.0)
 

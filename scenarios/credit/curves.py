@@ -197,7 +197,8 @@ class CreditMarket:
 
     def index(self, entity: str) -> int | None:
         """Position of ``entity`` in ``entities``, None if unknown."""
-        return self._positions.get(entity)  # type: ignore[attr-defined]
+        positions: dict[str, int] = self._positions  # type: ignore[attr-defined]
+        return positions.get(entity)
 
 
 @dataclass(frozen=True)

@@ -192,12 +192,14 @@ class CdsBookValuation:
     @property
     def scenario_values(self) -> np.ndarray:
         """[n, m] value × notional if scenario i happens, signed by side, contract currency."""
-        return self.scenarios.values * self.notionals[:, None]
+        values: np.ndarray = self.scenarios.values * self.notionals[:, None]
+        return values
 
     @property
     def mixture_values(self) -> np.ndarray:
         """[n] q-weighted value × notional, signed by side, contract currency."""
-        return self.mixture.values * self.notionals
+        values: np.ndarray = self.mixture.values * self.notionals
+        return values
 
 
 def _usd_curve(market: MarketSnapshot) -> tuple[np.ndarray, np.ndarray]:

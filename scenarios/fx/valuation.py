@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypedDict
 
 import numpy as np
 
@@ -133,12 +134,12 @@ def fit_measure(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Meas
     try:
         return _cached_fit(probabilities, levels, market.spot, measure)
     except NoRiskNeutralMeasure as exc:
-        levels = [s.level for s in scenario_set.scenarios if s.probability > 0]
-        side = "above" if min(levels) >= market.spot else "below"
+        held = [s.level for s in scenario_set.scenarios if s.probability > 0]
+        side = "above" if min(held) >= market.spot else "below"
         raise DomainError.field(
             "measure",
             f"no risk-neutral measure under 'tilt': every post-event level with probability "
-            f"({min(levels):g} to {max(levels):g}) is {side} spot {market.spot:g}, so no "
+            f"({min(held):g} to {max(held):g}) is {side} spot {market.spot:g}, so no "
             f"reweighting can make the mixture forward equal the market forward ({exc}); "
             f"add a scenario on the other side, or use measure 'scale' or 'none'",
             ErrorKind.NO_MEASURE,
@@ -269,15 +270,18 @@ class _BookArrays:
 
     @property
     def expiries(self) -> np.ndarray:
-        return self.packed[0]
+        row: np.ndarray = self.packed[0]
+        return row
 
     @property
     def deliveries(self) -> np.ndarray:
-        return self.packed[1]
+        row: np.ndarray = self.packed[1]
+        return row
 
     @property
     def strikes(self) -> np.ndarray:
-        return self.packed[2]
+        row: np.ndarray = self.packed[2]
+        return row
 
 
 def _book_arrays(market: MarketSnapshot, options: tuple[FxOption, ...]) -> _BookArrays:
@@ -371,6 +375,17 @@ def value_book_stepwise(
     )
 
 
+class _TreeTables(TypedDict, total=False):
+    """A decision tree's :class:`BookTables` fields (none for a flat set)."""
+
+    node_times: np.ndarray
+    interval_jumps: np.ndarray
+    interval_d_jumps: np.ndarray
+    interval_vols: np.ndarray
+    accrued_variances: np.ndarray
+    accrued_vol_times: np.ndarray
+
+
 @lru_cache(maxsize=128)
 def book_tables(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Measure) -> BookTables:
     """``market``, the measure and the post-event vols (flat, or each scenario's surface
@@ -379,7 +394,7 @@ def book_tables(market: MarketSnapshot, scenario_set: ScenarioSet, measure: Meas
     per interval between its node dates (:mod:`pricing.mixture.tree_tables`)."""
     fit = fit_measure(market, scenario_set, measure)
     model = build_vol_model(market, scenario_set)
-    tree: dict[str, object] = {}
+    tree: _TreeTables = {}
     if fit.nodes is not None and model.tree is not None:
         jumps = tree_jump_tables(fit, model)
         tree = {

@@ -302,7 +302,9 @@ def build_barrier_option(
 def _choice(field: str, kind: type[StrEnumT], value: object) -> StrEnumT:
     """``value`` as one of ``kind``'s members (a member or its value), else a named error."""
     try:
-        return kind(value)
+        # an Enum call looks the value up (ValueError if no member has it): typeshed types
+        # the call as StrEnum.__new__, which takes a str
+        return kind(value)  # type: ignore[arg-type]
     except ValueError:
         allowed = ", ".join(m.value for m in kind)
         raise DomainError.field(field, f"must be one of {allowed}, got {value!r}") from None

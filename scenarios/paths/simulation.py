@@ -241,8 +241,8 @@ def path_grid(
             times[index] = t
             taken.add(index)
     times = np.unique(np.concatenate([times, extra]))
-    dates = tuple(valuation_date + dt.timedelta(days=math.floor(t * 365 + 1e-9)) for t in times)
-    return PathGrid(times, dates)
+    on_days = tuple(valuation_date + dt.timedelta(days=math.floor(t * 365 + 1e-9)) for t in times)
+    return PathGrid(times, on_days)
 
 
 @dataclass(frozen=True)
@@ -352,13 +352,14 @@ def path_market(
     times = grid.times
     tree = None
     decisions = None
+    fit: MeasureFit | None
     if scenario_set.tree is not None:
         tree = _tree_paths(market, scenario_set, measure, adjustment)
         fit = None
         weights, decisions = tree.weights, tree.decisions
         jumps = decisions.total_jumps
     elif measure == PathMeasure.RISK_NEUTRAL:
-        fit: MeasureFit | None = fit_measure(market, scenario_set, adjustment)
+        fit = fit_measure(market, scenario_set, adjustment)
         assert fit is not None
         weights, jumps = fit.weights, fit.jumps
     else:

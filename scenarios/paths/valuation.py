@@ -111,12 +111,14 @@ class PathBookValuation:
     @property
     def values(self) -> np.ndarray:
         """``[n]`` mixture value, price × notional (JPY)."""
-        return self.prices * self.notionals
+        values: np.ndarray = self.prices * self.notionals
+        return values
 
     @property
     def scenario_values(self) -> np.ndarray:
         """``[n, m]`` value if scenario i happens (JPY); NaN where not ``scenario_valid``."""
-        return self.scenario_prices * self.notionals[:, None]
+        values: np.ndarray = self.scenario_prices * self.notionals[:, None]
+        return values
 
 
 def value_path_book(
@@ -209,7 +211,7 @@ def value_path_book(
         built = on(grid)
         drawn = replace(built.model, weights=0.5 * built.weights + 0.5 / m)
         picked = tuple(contracts[i] for i in simulated)
-        result = price_path_contracts(
+        path_prices = price_path_contracts(
             model=drawn,
             settings=settings.monte_carlo(),
             contracts=path_contracts(picked, _indices(grid, picked, today)),
@@ -217,10 +219,10 @@ def value_path_book(
             monitoring=settings.monitoring,
             weights=built.weights,
         )
-        prices[simulated], errors[simulated] = result.prices, result.standard_errors
-        scenario_prices[simulated] = result.scenario_prices.T
-        scenario_errors[simulated] = result.scenario_standard_errors.T
-        valid[simulated] = result.scenario_valid.T
+        prices[simulated], errors[simulated] = path_prices.prices, path_prices.standard_errors
+        scenario_prices[simulated] = path_prices.scenario_prices.T
+        scenario_errors[simulated] = path_prices.scenario_standard_errors.T
+        valid[simulated] = path_prices.scenario_valid.T
         early = simulated[~after[simulated]]  # simulated, but expiring by the event
         scenario_prices[early] = prices[early, None]
         scenario_errors[early] = errors[early, None]

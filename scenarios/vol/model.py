@@ -413,8 +413,8 @@ def _from_shift(market: MarketSnapshot, scenario: Scenario, smile: ScenarioSmile
     except DomainError as exc:
         error = exc.errors[0]
         index, _, name = error.field.partition("].")
-        quote = base[int(index.lstrip("["))] if index.lstrip("[").isdigit() else None
-        where = f" at the {_label(quote)} pillar" if quote is not None else ""
+        failed = base[int(index.lstrip("["))] if index.lstrip("[").isdigit() else None
+        where = f" at the {_label(failed)} pillar" if failed is not None else ""
         raise DomainError.field(f"shift.{name or 'atm'}", f"{error.reason}{where}") from None
     return build_surface(smiles=fitted)
 

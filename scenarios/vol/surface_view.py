@@ -94,7 +94,8 @@ class SurfaceView:
 
 
 def _dates(market: MarketSnapshot, tenors: Sequence[str]) -> tuple[list[dt.date], list[dt.date]]:
-    expiries, deliveries = [], []
+    expiries: list[dt.date] = []
+    deliveries: list[dt.date] = []
     for i, tenor in enumerate(tenors):
         expiry, delivery = tenor_dates(f"tenors[{i}]", market.valuation_date, tenor)
         if expiries and expiry <= expiries[-1]:
@@ -130,7 +131,7 @@ def _view(
     w, w1, w2 = variance(k)
     positive = w > 0
     vols = np.where(positive, np.sqrt(np.where(positive, w, 1.0) / expiries.times[:, None]), np.nan)
-    safe = tuple(np.where(positive, d, 1.0) for d in (w, w1, w2))
+    safe = (np.where(positive, w, 1.0), np.where(positive, w1, 1.0), np.where(positive, w2, 1.0))
     densities = variance_densities(log_moneyness=k, strikes=strikes[None, :], derivatives=safe)
     return SmileView(quotes, vols, np.where(positive, densities, 0.0))
 
@@ -188,12 +189,11 @@ def vol_surface_view(
     leaf_jumps = tables.jumps[interval_rows(tables.times, expiries.times)]  # [n, m]
     for j in range(len(scenario_set.scenarios)):
         jumps = np.where(after, leaf_jumps[:, j], 1.0)
-        scenario_views.append(
-            view(
-                lambda k, j=j: model.component_variance(j, expiries=t, log_moneyness=k),
-                expiries.forwards * jumps,
-            )
-        )
+
+        def component(k: np.ndarray, j: int = j) -> Triple:
+            return model.component_variance(j, expiries=t, log_moneyness=k)
+
+        scenario_views.append(view(component, expiries.forwards * jumps))
     mixture_view = _mixture_view(
         market, model, fit, expiries, grid, wing_deltas, conventions, scenario_views, after
     )
