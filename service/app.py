@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from pricing.cancellation import Cancelled
 from scenarios.catalog import builtin_catalog
 from service import docs, observer, problems
-from service.auth import AuthGate
+from service.auth import AuthGate, first_admin_key
 from service.deps import current_settings
 from service.jobs.runner import JobRunner
 from service.metrics import LaneStats
@@ -39,7 +39,8 @@ from service.warmup import warm_up
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     builtin_catalog()  # load and validate the built-in data before the first request
-    store_at(app.state.settings.database_url)  # open the store, run its migrations
+    store = store_at(app.state.settings.database_url)  # open the store, run its migrations
+    first_admin_key(store, app.state.settings)  # FXSCEN_ADMIN_TOKEN, once
     warm_up()  # compile the pricing kernel before the first request, not during it
     # What start-up built (modules, compiled kernels, the catalogue: ~10⁶ objects) stays for
     # the life of the process: freezing it keeps the collector's full passes, which walk every

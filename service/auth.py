@@ -20,6 +20,7 @@ in constant time (:mod:`store.keys`) and never logged: the access log records th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import orjson
@@ -28,8 +29,10 @@ from service.asgi import App, Receive, Scope, Send
 from service.problems import PROBLEM_JSON, problem_body
 from service.settings import AuthMode, Settings
 from service.versioned import store_at
-from store.keys import Role, key_id_of, matches
+from store.keys import Role, key_id_of, matches, token_hash
+from store.repository import Store
 
+_log = logging.getLogger("service.auth")
 ANONYMOUS = "anonymous"
 _WRITE_PREFIXES = ("/v1/scenario-sets", "/v1/markets")
 _JOB_PREFIXES = ("/v1/jobs", "/v1/books")
@@ -137,3 +140,22 @@ async def _refuse(send: Send, status: int, reason: str) -> None:
         headers.append((b"www-authenticate", b'Bearer realm="fxscen"'))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def first_admin_key(store: Store, settings: Settings) -> bool:
+    """The first admin key from ``FXSCEN_ADMIN_TOKEN`` (or its ``_FILE``): made, under
+    ``FXSCEN_ADMIN_KEY_NAME``, when the store has never had a key of that name. Whether this
+    process made it. The token itself is never logged, only its key id."""
+    if settings.admin_token is None:
+        return False
+    token = settings.admin_token.get_secret_value()
+    key_id = key_id_of(token)
+    assert key_id is not None  # Settings refuses a token of any other form
+    made = store.ensure_key(settings.admin_key_name, Role.ADMIN.value, key_id, token_hash(token))
+    if made:
+        _log.info(
+            "created the first admin key %r (key id %s) from FXSCEN_ADMIN_TOKEN",
+            settings.admin_key_name,
+            key_id,
+        )
+    return made

@@ -90,7 +90,17 @@ def _price(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = get_settings()
+    from pydantic import ValidationError
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # a bad FXSCEN_ variable: say which, and stop
+        for error in exc.errors():
+            where = "_".join(str(p) for p in error["loc"]).upper()
+            name = f"FXSCEN_{where}: " if where else ""
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            print(f"fxscen: bad setting: {name}{reason}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="fxscen", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the HTTP API")

@@ -178,7 +178,77 @@ def _db_revision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_backup(args: argparse.Namespace) -> int:
+    """Every row of the store to a file (``-``: stdout), written whole or not at all."""
+    import os
+
+    from store.backup import BackupError, backup
+
+    url = _url(args)
+    store = open_store(url)
+    try:
+        if args.file == "-":
+            summary = backup(store, sys.stdout)
+            sys.stdout.flush()
+        else:
+            target = Path(args.file)
+            partial = target.with_name(target.name + ".partial")
+            try:
+                with partial.open("w", encoding="utf-8") as out:
+                    summary = backup(store, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            partial.replace(target)  # a reader never sees half a backup under the name
+    except BackupError as exc:
+        return _fail(f"store at {render_url(url)}: {exc}")
+    finally:
+        store.dispose()
+    where = "stdout" if args.file == "-" else args.file
+    print(
+        f"fxscen: backed up {summary.total} rows of the store at {render_url(url)} "
+        f"(revision {summary.revision}) to {where}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _db_restore(args: argparse.Namespace) -> int:
+    """A backup file (``-``: stdin) into an empty store, migrated to this build's schema."""
+    from store.backup import BackupError, restore
+
+    url = _url(args)
+    store = open_store(url)
+    try:
+        if args.file == "-":
+            summary = restore(store, sys.stdin)
+        else:
+            with Path(args.file).open(encoding="utf-8") as lines:
+                summary = restore(store, lines)
+    except (BackupError, OSError, UnicodeDecodeError) as exc:
+        return _fail(f"restore into {render_url(url)}: {exc}")
+    finally:
+        store.dispose()
+    tables = ", ".join(f"{n} {t}" for t, n in summary.rows.items()) or "no rows"
+    print(
+        f"fxscen: restored {summary.total} rows ({tables}) from revision {summary.revision} "
+        f"into {render_url(url)}, now at revision {_head_revision()}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # --- keys ------------------------------------------------------------------------------------
+
+
+def _keys_token(args: argparse.Namespace) -> int:
+    """A new token on stdout, stored nowhere: for FXSCEN_ADMIN_TOKEN_FILE."""
+    from store.keys import new_token
+
+    print(new_token()[1])
+    return 0
 
 
 def _keys_create(args: argparse.Namespace) -> int:
@@ -407,6 +477,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     leaf(db, "upgrade", "run the migrations not yet applied; print the revision", _db_upgrade)
     leaf(db, "revision", "print the schema revision the store is at", _db_revision)
+    backup = leaf(db, "backup", "every row of the store to a JSON-lines file", _db_backup)
+    backup.add_argument("file", help="the backup file; - for stdout")
+    restore = leaf(
+        db, "restore", "a backup into an empty store, then this build's migrations", _db_restore
+    )
+    restore.add_argument("file", help="a file of fxscen db backup; - for stdin")
 
     keys = sub.add_parser("keys", help="API keys").add_subparsers(
         dest="keys_command", required=True
@@ -418,6 +494,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     listing.add_argument("--json", action="store_true", help="one JSON object a line")
     revoke = leaf(keys, "revoke", "revoke a key: its token stops working", _keys_revoke)
     revoke.add_argument("name")
+    leaf(keys, "token", "a new token, stored nowhere (for FXSCEN_ADMIN_TOKEN_FILE)", _keys_token)
 
     for command, (_, label, path) in KINDS.items():
         group = sub.add_parser(command, help=f"export and import {label}s").add_subparsers(

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from store.engine import default_url
+from store.keys import key_id_of
 
 
 class AuthMode(StrEnum):
@@ -67,7 +72,18 @@ class Settings(BaseSettings):
     # the store of versioned scenario sets, markets and keys (store.engine): SQLite file by
     # default, postgresql+psycopg://user:password@host/db for a shared deployment
     database_url: str = Field(default_factory=default_url)
+    # the database password, put into database_url (so the URL itself can stay free of it):
+    # FXSCEN_DATABASE_PASSWORD, or FXSCEN_DATABASE_PASSWORD_FILE naming a file that holds it
+    # (a container secret such as /run/secrets/db_password); at most one of the two
+    database_password: SecretStr | None = None
+    database_password_file: Path | None = None
     auth: AuthMode = AuthMode.WRITES
+    # the first admin key (a token of `fxscen keys token`'s form): at start, when the store
+    # has no key named FXSCEN_ADMIN_KEY_NAME, one is made with this token's hash, role admin.
+    # FXSCEN_ADMIN_TOKEN, or FXSCEN_ADMIN_TOKEN_FILE naming a file that holds it
+    admin_token: SecretStr | None = None
+    admin_token_file: Path | None = None
+    admin_key_name: str = Field(default="admin", min_length=1, max_length=100)
     # largest scenario-set or market document a write accepts (413 beyond)
     max_document_bytes: int = Field(default=1 * 2**20, ge=1024)
     # batch runs (service.batch): lines per chunk (the unit of work, of progress and of
@@ -78,6 +94,46 @@ class Settings(BaseSettings):
     dask_scheduler: str | None = None
     # whether this process runs queued jobs (false: an API-only replica)
     job_runner: bool = True
+
+    @model_validator(mode="after")
+    def _secrets_read(self) -> Self:
+        """The ``*_FILE`` secrets read, the password put into the database URL."""
+        self.database_password = _secret(
+            self.database_password, self.database_password_file, "database_password"
+        )
+        self.admin_token = _secret(self.admin_token, self.admin_token_file, "admin_token")
+        if self.admin_token is not None and key_id_of(self.admin_token.get_secret_value()) is None:
+            raise ValueError(
+                "FXSCEN_ADMIN_TOKEN must be a token as `fxscen keys token` prints it "
+                "(fxs_<12 hex digits>_<43 characters>)"
+            )
+        if self.database_password is not None:
+            try:
+                url = make_url(self.database_url)
+            except ArgumentError as exc:
+                raise ValueError(f"FXSCEN_DATABASE_URL: {exc}") from None
+            if url.drivername.startswith("sqlite"):
+                raise ValueError("FXSCEN_DATABASE_PASSWORD is for PostgreSQL: SQLite has none")
+            password = self.database_password.get_secret_value()
+            self.database_url = url.set(password=password).render_as_string(hide_password=False)
+        return self
+
+
+def _secret(value: SecretStr | None, file: Path | None, name: str) -> SecretStr | None:
+    """``value``, or the first line of ``file`` (a trailing newline is not the secret's)."""
+    if file is None:
+        return value
+    variable = f"FXSCEN_{name.upper()}"
+    if value is not None:
+        raise ValueError(f"give at most one of {variable} and {variable}_FILE")
+    try:
+        text = file.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{variable}_FILE: cannot read {file}: {exc}") from None
+    secret = text.rstrip("\r\n")
+    if not secret or "\n" in secret:
+        raise ValueError(f"{variable}_FILE: {file} must hold the secret on one line")
+    return SecretStr(secret)
 
 
 @lru_cache(maxsize=1)

@@ -212,16 +212,17 @@ class Store:
 
     # --- schema ---------------------------------------------------------------------------
 
-    def upgrade(self) -> str:
-        """Run every migration not yet applied (idempotent; concurrent callers take turns:
-        SQLite's write lock, PostgreSQL's advisory lock). Returns the schema revision."""
+    def upgrade(self, revision: str = "head") -> str:
+        """Run every migration not yet applied, up to ``revision`` (default: the newest;
+        idempotent; concurrent callers take turns: SQLite's write lock, PostgreSQL's
+        advisory lock). Returns the schema revision."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self._write() as conn:
             if self.backend == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
             return MigrationContext.configure(conn).get_current_revision() or ""
 
     def revision(self) -> str | None:
@@ -403,6 +404,20 @@ class Store:
         except IntegrityError as exc:
             raise Conflict("key", name, f"a key named {name!r} exists already") from exc
         return KeyRecord(name, key_id, role, token_hash, now, None)
+
+    def ensure_key(self, name: str, role: str, key_id: str, token_hash: str) -> bool:
+        """The key ``name`` made unless a key of that name was ever made (revoked included:
+        a revoked first admin key is not brought back). Whether this call made it; of
+        processes starting together, one does."""
+        with self.engine.connect() as conn:
+            taken = conn.execute(select(api_keys.c.name).where(api_keys.c.name == name)).first()
+        if taken is not None:
+            return False
+        try:
+            self.add_key(name, role, key_id, token_hash)
+        except Conflict:
+            return False
+        return True
 
     def key_by_id(self, key_id: str) -> KeyRecord | None:
         with self.engine.connect() as conn:

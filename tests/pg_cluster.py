@@ -72,11 +72,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
+def postgres_server(password: str | None = None) -> Iterator[str]:
     """Run a throw-away PostgreSQL server; yield the URL of its empty `fxscen` database.
 
-    The URL is `postgresql+psycopg://fxscen@127.0.0.1:PORT/fxscen`. The server and its directory
-    are gone when the block exits, also when it exits by an exception.
+    The URL is `postgresql+psycopg://fxscen@127.0.0.1:PORT/fxscen`. With `password`, the server
+    authenticates every connection by SCRAM-SHA-256 against that password of `fxscen` (as a
+    deployed server does) instead of trusting loopback, and the URL carries it. The server and
+    its directory are gone when the block exits, also when it exits by an exception.
     """
     bindir = find_bindir()
     as_root = os.geteuid() == 0
@@ -88,13 +90,19 @@ def postgres_server() -> Iterator[str]:
     try:
         if account is not None:
             os.chown(root, account.pw_uid, account.pw_gid)
+        auth = ["-A", "trust"]
+        if password is not None:
+            pwfile = root / "pwfile"
+            pwfile.write_text(password + "\n")
+            if account is not None:
+                os.chown(pwfile, account.pw_uid, account.pw_gid)
+            auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
         _run(
             [
                 str(bindir / "initdb"),
                 "-D",
                 str(data),
-                "-A",
-                "trust",
+                *auth,
                 "-U",
                 SUPERUSER,
                 "-E",
@@ -107,6 +115,8 @@ def postgres_server() -> Iterator[str]:
         )
         port = _start(bindir, data, log, root, as_server=as_root)
         url = f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{port}/{DATABASE}"
+        if password is not None:
+            url = make_url(url).set(password=password).render_as_string(hide_password=False)
         _create(url, DATABASE)
         yield url
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAP = ROOT / "ARCHITECTURE.md"
 PACKAGES = ("pricing", "scenarios", "service", "store")
-TOP_LEVEL = ("tests", "bench", "scripts", "examples", "docs")
+TOP_LEVEL = ("tests", "bench", "scripts", "examples", "docs", "deploy")
 # folders that are a package's data, not a capability: named through their parent
 NOT_CAPABILITIES = {"store/migrations/versions"}
 

@@ -42,11 +42,11 @@ def test_dockerfile_passes_hadolint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dockerfile_runs_as_non_root_with_a_healthcheck_on_health() -> None:
+def test_dockerfile_runs_as_non_root_with_a_healthcheck_on_readiness() -> None:
     rows = dict(_instructions())
     assert rows["FROM"].startswith("python:3.11-slim")
     assert rows["USER"] not in ("root", "0")
-    assert "/v1/health" in rows["HEALTHCHECK"]
+    assert "/v1/ready" in rows["HEALTHCHECK"]  # 503 until start-up is done and the store answers
     assert "FXSCEN_WORKERS" in rows["ENV"]
     assert rows["VOLUME"] == "/app/data" and "/app/data/" in rows["ENV"]  # the store's file
 
@@ -63,6 +63,7 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FXSCEN_", "VIRTUAL_ENV"))}
     installs: list[list[str]] = []
     command: list[str] = []
+    healthcheck: list[str] = []
     args: dict[str, str] = {}
     for word, rest in _instructions():
         if word == "COPY":
@@ -84,7 +85,9 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
         elif word == "RUN":
             installs += [shlex.split(part) for part in rest.split("&&") if "pip install" in part]
         elif word == "CMD":
-            command = eval(rest)  # the exec form is a JSON array
+            command = json.loads(rest)  # the exec form is a JSON array
+        elif word == "HEALTHCHECK":
+            healthcheck = json.loads(rest.partition(" CMD ")[2])
     env.pop("PIP_NO_CACHE_DIR", None)  # reuse the machine's wheel cache; same packages
     # the image's WORKDIR /app is this test's app directory: its store goes there too
     env["FXSCEN_DATABASE_URL"] = env["FXSCEN_DATABASE_URL"].replace("////app/", f"///{app}/")
@@ -97,6 +100,11 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
         subprocess.run(install, cwd=app, env=env, check=True, capture_output=True)
     port = _free_port()
     env.update(FXSCEN_HOST="127.0.0.1", FXSCEN_PORT=str(port), FXSCEN_WORKERS="2")
+    # the documented one-shot migration (docker run --rm fxscen fxscen db upgrade)
+    migrated = subprocess.run(
+        ["fxscen", "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert migrated.returncode == 0 and "is at revision" in migrated.stdout, migrated.stderr
     server = subprocess.Popen(
         command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
     )
@@ -118,6 +126,9 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
         ) as reply:
             assert reply.status == 200
         assert (app / "data" / "fxscen.sqlite").exists()  # the declared volume holds the store
+        # the image's HEALTHCHECK command, run as the engine runs it, passes on a ready server
+        check = subprocess.run(healthcheck, env=env, capture_output=True, text=True, timeout=30)
+        assert healthcheck and check.returncode == 0, check.stderr
     finally:
         server.terminate()
         server.communicate(timeout=30)
