@@ -178,7 +178,10 @@ def validation_errors(errors: Sequence[Any]) -> list[DomainFieldError]:
             reason = "is required"
         elif "input" in err and err.get("type") != "json_invalid":
             reason = f"{reason}, got {_short(err['input'])}"
-        rows.append(DomainFieldError(field_path(err.get("loc", ())), reason))
+        loc = tuple(err.get("loc", ()))
+        if len(loc) >= 2 and loc[-1] == "[key]":  # a mapping's key: name the mapping
+            loc, reason = loc[:-2], f"has a bad key {_short(loc[-2])}: {reason}"
+        rows.append(DomainFieldError(field_path(loc), reason))
     return rows
 
 

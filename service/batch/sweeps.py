@@ -155,6 +155,8 @@ _TAG = re.compile(r"^\[(\d+)\]\.(probability|spot|spot_jpy|level|vol|event_date|
 
 def _sweep_field(path: str) -> str:
     """A pydantic path of the axes list as the request's (the union's tag left out)."""
+    if path == "body":  # the list itself (too many axes)
+        return "sweep"
     path = _TAG.sub(lambda m: f"[{m.group(1)}]" + ("." if m.group(0).endswith(".") else ""), path)
     return "sweep" + path if path.startswith("[") else f"sweep.{path}"
 

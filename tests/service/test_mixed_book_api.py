@@ -45,7 +45,7 @@ def test_cds_errors_in_a_mixed_book_name_the_instrument(client: TestClient) -> N
     bad = {**CDS, "entity": "tesla"}
     response = client.post("/v1/price", json={"scenario_set_id": SET_ID, "instruments": [FX, bad]})
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"].startswith("instruments[1]")
+    assert response.json()["errors"][0]["field"] == "instruments[1].entity"
     negative = {**CDS, "notional": -1.0}
     response = client.post("/v1/price", json={"scenario_set_id": SET_ID, "instruments": [negative]})
     assert response.status_code == 422

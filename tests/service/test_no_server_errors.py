@@ -190,4 +190,4 @@ def test_a_malformed_kind_gets_a_named_422_not_a_500(service: TestClient) -> Non
             json={"scenario_set_id": "us-japan-tariff-2025-07-09", "instruments": [{"kind": kind}]},
         )
         assert response.status_code == 422, response.text
-        assert response.json()["errors"][0]["field"].startswith("instruments[0]")
+        assert response.json()["errors"][0]["field"] == "instruments[0].kind"

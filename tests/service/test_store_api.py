@@ -186,7 +186,7 @@ def test_a_merge_patch_and_a_json_patch_change_only_what_they_name(api: TestClie
         headers={"If-Match": patched.headers["etag"]},
     )
     assert broken.status_code == 422
-    assert broken.json()["errors"][0]["field"].startswith("scenarios")
+    assert broken.json()["errors"][0]["field"] == "scenarios"
     failing_test = api.patch(
         f"/v1/scenario-sets/{id}",
         content=b'[{"op": "test", "path": "/name", "value": "not it"}]',
