@@ -29,12 +29,14 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import njit, prange
 from pricing.fx.normalised_black import PARALLEL_THRESHOLD, compiled_pair
 
-_jit = nb.njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
+_jit = njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
+_Floats = npt.NDArray[np.float64]  # 1-D: pillar times or values, times, results
 
 
 class CurveInterpolation(StrEnum):
@@ -43,11 +45,13 @@ class CurveInterpolation(StrEnum):
 
 
 @_jit
-def _interp(x, xs, ys):
+def _interp(x: float, xs: _Floats, ys: _Floats) -> float:
     """``numpy.interp(x, xs, ys)`` for one ``x ≥ xs[0]`` or NaN (the same steps)."""
     n = xs.shape[0]
+    y: float  # an element of ys (numpy types an element read as Any)
     if x >= xs[n - 1]:
-        return ys[n - 1]
+        y = ys[n - 1]
+        return y
     if math.isnan(x):
         return x
     j, upper = 0, n - 1  # xs[j] <= x < xs[j + 1]
@@ -58,18 +62,19 @@ def _interp(x, xs, ys):
         else:
             upper = middle
     if xs[j] == x:
-        return ys[j]
+        y = ys[j]
+        return y
     slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
-    out = slope * (x - xs[j]) + ys[j]
+    out: float = slope * (x - xs[j]) + ys[j]
     # NaN from infinite values: try from the other end, as numpy does (selects, not branches:
     # a branch here makes the loop several times slower)
-    other = slope * (x - xs[j + 1]) + ys[j + 1]
+    other: float = slope * (x - xs[j + 1]) + ys[j + 1]
     other = ys[j] if math.isnan(other) and ys[j] == ys[j + 1] else other
     return other if math.isnan(out) else out
 
 
 @_jit
-def log_discount_pillars(pillar_times, zero_rates):
+def log_discount_pillars(pillar_times: _Floats, zero_rates: _Floats) -> tuple[_Floats, float]:
     """``ln DF`` at each pillar ``[p]`` and the last interval's forward (the extrapolation of
     ``log_linear_discount``): the once-per-curve part of :func:`zero_rate_point`."""
     n = pillar_times.shape[0]
@@ -85,47 +90,62 @@ def log_discount_pillars(pillar_times, zero_rates):
     return log_dfs, last_forward
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
-def zero_rate_point(t, pillar_times, zero_rates, log_dfs, last_forward, log_linear):
+@njit(cache=True, inline="always", error_model="numpy")
+def zero_rate_point(
+    t: float,
+    pillar_times: _Floats,
+    zero_rates: _Floats,
+    log_dfs: _Floats,
+    last_forward: float,
+    log_linear: bool,
+) -> float:
     """The zero rate at one time ``t`` (years): linear in ``zero_rates``, or off the
     log-linear discount factors ``log_dfs`` with ``last_forward`` beyond the last pillar
     (:func:`log_discount_pillars`). Compiled into callers' loops (one point per option)."""
     n = pillar_times.shape[0]
     first, last = pillar_times[0], pillar_times[n - 1]
+    rate: float  # (numpy types an element read as Any)
     if not log_linear:
-        return zero_rates[0] if t < first else _interp(t, pillar_times, zero_rates)
+        rate = zero_rates[0] if t < first else _interp(t, pillar_times, zero_rates)
+        return rate
     if t > last:
         log_df = log_dfs[n - 1] - last_forward * (t - last)
     else:
         log_df = _interp(t, pillar_times, log_dfs)
-    return zero_rates[0] if t < first else -log_df / (t if t > 0.0 else 1.0)
+    rate = zero_rates[0] if t < first else -log_df / (t if t > 0.0 else 1.0)
+    return rate
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
-def atm_variance_point(t, pillar_times, vols, variances):
+@njit(cache=True, inline="always", error_model="numpy")
+def atm_variance_point(t: float, pillar_times: _Floats, vols: _Floats, variances: _Floats) -> float:
     """Total ATM variance at one time ``t`` (years), ``variances`` the pillars' ``σ²t``."""
     n = pillar_times.shape[0]
+    variance: float  # (numpy types an element read as Any)
     if t < pillar_times[0]:
-        return vols[0] * vols[0] * t
+        variance = vols[0] * vols[0] * t
+        return variance
     if t > pillar_times[n - 1]:
-        return vols[n - 1] * vols[n - 1] * t
+        variance = vols[n - 1] * vols[n - 1] * t
+        return variance
     return _interp(t, pillar_times, variances)
 
 
-def _zero_rates_body(pillar_times, zero_rates, times, log_linear, out):
+def _zero_rates_body(
+    pillar_times: _Floats, zero_rates: _Floats, times: _Floats, log_linear: bool, out: _Floats
+) -> None:
     log_dfs, last_forward = log_discount_pillars(pillar_times, zero_rates)
-    for i in nb.prange(times.shape[0]):
+    for i in prange(times.shape[0]):
         out[i] = zero_rate_point(
             times[i], pillar_times, zero_rates, log_dfs, last_forward, log_linear
         )
 
 
-def _atm_variance_body(pillar_times, vols, times, out):
+def _atm_variance_body(pillar_times: _Floats, vols: _Floats, times: _Floats, out: _Floats) -> None:
     n = pillar_times.shape[0]
     variances = np.empty(n)
     for j in range(n):
         variances[j] = vols[j] * vols[j] * pillar_times[j]
-    for i in nb.prange(times.shape[0]):
+    for i in prange(times.shape[0]):
         out[i] = atm_variance_point(times[i], pillar_times, vols, variances)
 
 

@@ -17,17 +17,33 @@ per-call overhead (~1 µs an operation, ~30 operations) would cost more than the
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import njit
 from pricing.sums import add_compensated
 
 RISK_COLUMNS = 10  # the desk Greeks of scenarios.book_totals.DESK_GREEKS, in that order
 
+_Floats = npt.NDArray[np.float64]  # [n] per line, or [n, m] per line and scenario
 
-@nb.njit(cache=True, error_model="numpy")
-def _positions(price, delta, delta_pa, gamma, vega, theta, rho_jpy, rho_usd, scenario_values,  # type: ignore[no-untyped-def]
-               d_levels, signed, usd_notionals, spot):  # fmt: skip
+
+@njit(cache=True, error_model="numpy")
+def _positions(
+    price: _Floats,
+    delta: _Floats,
+    delta_pa: _Floats,
+    gamma: _Floats,
+    vega: _Floats,
+    theta: _Floats,
+    rho_jpy: _Floats,
+    rho_usd: _Floats,
+    scenario_values: _Floats,
+    d_levels: _Floats,
+    signed: _Floats,
+    usd_notionals: _Floats,
+    spot: float,
+) -> tuple[_Floats, _Floats]:
     n, m = scenario_values.shape
     b = d_levels.shape[1]  # m, or a tree's branches
     risk = np.empty((n, RISK_COLUMNS))

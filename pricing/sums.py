@@ -17,12 +17,16 @@ Summen", ZAMM 54 (1974); N. J. Higham, *Accuracy and Stability of Numerical Algo
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
+
+from pricing.compiled import njit
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
-def add_compensated(s, c, g, j, x):  # type: ignore[no-untyped-def]
+@njit(cache=True, inline="always", error_model="numpy")
+def add_compensated(
+    s: npt.NDArray[np.float64], c: npt.NDArray[np.float64], g: int, j: int, x: float
+) -> None:
     """``s[g, j] += x`` with the rounding error carried into ``c[g, j]`` (Neumaier's step;
     the sum is ``s + c``). Compiled callers (:mod:`pricing.positions`) add with it too."""
     a = s[g, j]
@@ -34,8 +38,10 @@ def add_compensated(s, c, g, j, x):  # type: ignore[no-untyped-def]
     s[g, j] = t
 
 
-@nb.njit(cache=True, error_model="numpy")
-def _grouped(values, codes, groups):  # type: ignore[no-untyped-def]
+@njit(cache=True, error_model="numpy")
+def _grouped(
+    values: npt.NDArray[np.float64], codes: npt.NDArray[np.intp], groups: int
+) -> npt.NDArray[np.float64]:
     n, k = values.shape
     s = np.zeros((groups, k))
     c = np.zeros((groups, k))
@@ -50,7 +56,7 @@ def grouped_column_sums(values: np.ndarray, codes: np.ndarray, groups: int) -> n
     """Compensated column sums of ``values`` [n, k] per group: row ``i`` adds to group
     ``codes[i]`` (0 ≤ code < ``groups``); ``[groups, k]``, one pass over the rows."""
     array = np.ascontiguousarray(values, dtype=np.float64)
-    return _grouped(array, np.ascontiguousarray(codes, dtype=np.intp), groups)  # type: ignore[no-any-return]
+    return _grouped(array, np.ascontiguousarray(codes, dtype=np.intp), groups)
 
 
 def column_sums(values: np.ndarray) -> np.ndarray:

@@ -99,10 +99,12 @@ def cds_schedule(*, valuation_date: dt.date, maturities: tuple[dt.date, ...]) ->
             pillars.append(calendar.adjust(to_ql_date(maturity), ql.Following) + 1 - trade)
         del contract  # no QuantLib object outlives the session
     days = np.array([(m - valuation_date).days for m in maturities], dtype=float)
-    arrays = (days, np.array(pillars, dtype=float), np.array(rebates), *coupons)
-    for array in arrays:
+    pillar_days, fractions = np.array(pillars, dtype=float), np.array(rebates)
+    for array in (days, pillar_days, fractions, *coupons):
         array.setflags(write=False)  # the schedule is cached and shared between callers
-    return CdsSchedule(valuation_date, maturities, settle, *arrays[:3], tuple(coupons))
+    return CdsSchedule(
+        valuation_date, maturities, settle, days, pillar_days, fractions, tuple(coupons)
+    )
 
 
 def _overlaps(days: np.ndarray, pillar_days: Sequence[float]) -> np.ndarray:
@@ -261,7 +263,8 @@ def _solve_pillar(
 
     def npv(h: np.ndarray) -> np.ndarray:
         protection, annuity = legs(-(known + h[:, None] * weight))
-        return lgd * protection[:, 0] - spreads * (annuity[:, 0] - rebate)
+        value: np.ndarray = lgd * protection[:, 0] - spreads * (annuity[:, 0] - rebate)
+        return value
 
     h0, h1 = guess, guess * (1.0 + 1e-6)
     g0, g1 = npv(h0), npv(h1)
@@ -288,7 +291,8 @@ def _first_guesses(spreads: np.ndarray, lgd: np.ndarray, years: np.ndarray,
     annuity = -np.expm1(-decay * years) / decay
     stretch = np.maximum(np.diff(annuity, prepend=0.0), 1e-3 * np.diff(years, prepend=0.0))
     forward = np.diff(spreads * annuity, prepend=0.0) / stretch
-    return np.maximum(forward, 1e-6) * (365 / 360) / lgd[:, None]
+    hazards: np.ndarray = np.maximum(forward, 1e-6) * (365 / 360) / lgd[:, None]
+    return hazards
 
 
 def bootstrap_hazard_curves(
@@ -349,7 +353,9 @@ class CdsPrices:
     protection_legs: np.ndarray
 
 
-def price_cds(*, curves: HazardCurves, schedule: CdsSchedule, coupons: np.ndarray) -> CdsPrices:
+def price_cds(
+    *, curves: HazardCurves, schedule: CdsSchedule, coupons: float | np.ndarray
+) -> CdsPrices:
     """Price the contracts of ``schedule`` on every curve of ``curves``.
 
     ``coupons`` (decimals, e.g. 0.01 or 0.05) broadcast to [..., n_contracts]. The schedule

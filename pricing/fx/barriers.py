@@ -87,11 +87,11 @@ class _Lognormal:
     @classmethod
     def build(
         cls,
-        spots: np.ndarray,
-        forwards: np.ndarray,
-        discount_factors: np.ndarray,
-        vols: np.ndarray,
-        times: np.ndarray,
+        spots: float | np.ndarray,
+        forwards: float | np.ndarray,
+        discount_factors: float | np.ndarray,
+        vols: float | np.ndarray,
+        times: float | np.ndarray,
     ) -> _Lognormal:
         spots, forwards, discount_factors, vols, times = np.broadcast_arrays(
             *(np.asarray(a, dtype=float) for a in (spots, forwards, discount_factors, vols, times))
@@ -110,7 +110,8 @@ class _Lognormal:
         self, power: np.ndarray, log_ratio: np.ndarray, argument: np.ndarray
     ) -> np.ndarray:
         """``(H/S)^power · N(argument)`` in log space (no inf·0)."""
-        return np.exp(power * log_ratio + log_ndtr(argument))
+        weighted: np.ndarray = np.exp(power * log_ratio + log_ndtr(argument))
+        return weighted
 
     def hit_value(self, log_hs: np.ndarray, eta: np.ndarray) -> np.ndarray:
         """Value of 1 JPY paid at the first hit of H (before T).
@@ -119,9 +120,10 @@ class _Lognormal:
         """
         s, mu, lam = self.deviations, self.mu, self.lam
         z = log_hs / s + lam * s
-        return self.reflected(mu + lam, log_hs, eta * z) + self.reflected(
+        value: np.ndarray = self.reflected(mu + lam, log_hs, eta * z) + self.reflected(
             mu - lam, log_hs, eta * (z - 2.0 * lam * s)
         )
+        return value
 
     def survival(self, log_hs: np.ndarray, eta: np.ndarray) -> np.ndarray:
         """Probability that S stays on its side of H until T (risk-neutral drift)."""
@@ -129,17 +131,18 @@ class _Lognormal:
         x2 = -log_hs / s + mu * s  # x2 − s of Haug
         y2 = log_hs / s + mu * s  # y2 − s of Haug
         no_touch = ndtr(eta * x2) - self.reflected(2.0 * mu, log_hs, eta * y2)
-        return np.clip(no_touch, 0.0, 1.0)
+        probability: np.ndarray = np.clip(no_touch, 0.0, 1.0)
+        return probability
 
 
 def barrier_price(
     *,
-    barrier_types: np.ndarray,
+    barrier_types: int | np.ndarray,
     is_call: np.ndarray,
-    spots: np.ndarray,
+    spots: float | np.ndarray,
     strikes: np.ndarray,
     barriers: np.ndarray,
-    rebates: np.ndarray,
+    rebates: float | np.ndarray,
     forwards: np.ndarray,
     discount_factors: np.ndarray,
     vols: np.ndarray,
@@ -178,13 +181,15 @@ def barrier_price(
     y2 = log_hs / s + (1.0 + mu) * s
 
     def straight(x: np.ndarray) -> np.ndarray:
-        return phi * (forward_leg * ndtr(phi * x) - strike_leg * ndtr(phi * (x - s)))
+        value: np.ndarray = phi * (forward_leg * ndtr(phi * x) - strike_leg * ndtr(phi * (x - s)))
+        return value
 
     def image(y: np.ndarray) -> np.ndarray:
-        return phi * (
+        value: np.ndarray = phi * (
             forward_leg * m.reflected(2.0 * (mu + 1.0), log_hs, eta * y)
             - strike_leg * m.reflected(2.0 * mu, log_hs, eta * (y - s))
         )
+        return value
 
     terms = np.stack(
         [
@@ -208,10 +213,10 @@ def barrier_price(
 
 def touch_price(
     *,
-    is_up: np.ndarray,
-    one_touch: np.ndarray,
-    pay_at_hit: np.ndarray,
-    spots: np.ndarray,
+    is_up: bool | np.ndarray,
+    one_touch: bool | np.ndarray,
+    pay_at_hit: bool | np.ndarray,
+    spots: float | np.ndarray,
     barriers: np.ndarray,
     cash: np.ndarray,
     forwards: np.ndarray,
@@ -274,7 +279,7 @@ def double_no_touch_price(
     spots: np.ndarray,
     lower_barriers: np.ndarray,
     upper_barriers: np.ndarray,
-    cash: np.ndarray,
+    cash: float | np.ndarray,
     forwards: np.ndarray,
     discount_factors: np.ndarray,
     vols: np.ndarray,

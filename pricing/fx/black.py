@@ -201,4 +201,5 @@ def black_price(
         coefficients=coefficients,
         with_derivatives=False,
     )
-    return np.asarray(discount_factors, dtype=float) * terms.value
+    prices: np.ndarray = np.asarray(discount_factors, dtype=float) * terms.value
+    return prices

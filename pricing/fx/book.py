@@ -40,9 +40,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import prange
 from pricing.curve import atm_variance_point, log_discount_pillars, zero_rate_point
 from pricing.fx.black import PAYOFF_TABLE, Payoff
 from pricing.fx.implied_vol import BLACK_FORMULA_ULPS, implied_one
@@ -276,13 +277,32 @@ _FAR, _NO_VARIANCE, _NOT_FINITE = (
 (_PRICE, _DELTA, _DELTA_PA, _GAMMA, _VEGA, _THETA, _RHO_JPY, _RHO_USD, _FORWARD, _DF,
  _RATE_JPY, _RATE_USD, _PRE_TIME, _POST_TIME, _IMPLIED_VOL) = (int(c) for c in Column)  # fmt: skip
 _COLUMNS = len(Column)
+_Floats = npt.NDArray[np.float64]
 
 
 def _book_body(
-    payoffs, options, scalars, jpy, usd, atm, surface, events, weights, measure_d, intervals,
-    leaves, post_smiles, post_surfaces, post_events, payoff_table, out, per_leaf,
-    d_levels, status, flags,
-):  # fmt: skip
+    payoffs: npt.NDArray[np.int64],
+    options: _Floats,
+    scalars: _Floats,
+    jpy: _Floats,
+    usd: _Floats,
+    atm: _Floats,
+    surface: _Floats,
+    events: _Floats,
+    weights: _Floats,
+    measure_d: _Floats,
+    intervals: _Floats,
+    leaves: _Floats,
+    post_smiles: _Floats,
+    post_surfaces: _Floats,
+    post_events: _Floats,
+    payoff_table: _Floats,
+    out: _Floats,
+    per_leaf: _Floats,
+    d_levels: _Floats,
+    status: npt.NDArray[np.int8],
+    flags: npt.NDArray[np.bool_],
+) -> tuple[int, int]:
     # options [3, n]: expiries, deliveries, strikes; scalars: spot, event (root) time, strike
     # bounds, log-linear flags (JPY, USD); jpy/usd/atm [2, p]: pillar times, values; weights
     # [m]; intervals [d]: node times; leaves [5, d+1, m]: cumulative jumps, log jumps, open
@@ -350,7 +370,7 @@ def _book_body(
     # open segment's [d+1, m] (row r)
     vols = np.empty((n, m)) if smiles else leaf_vols
     vol_slopes = np.zeros((n, m) if smiles else (1, m))
-    for i in nb.prange(n):  # every per-option step here: threads share the page faults too
+    for i in prange(n):  # every per-option step here: threads share the page faults too
         t = expiries[i]
         r_d[i] = zero_rate_point(
             deliveries[i], jpy[0], jpy[1], jpy_log_dfs, jpy_last_forward, jpy_log_linear

@@ -145,7 +145,7 @@ def _phis(is_call: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(is_call, dtype=bool), 1.0, -1.0)
 
 
-def _require_positive(**arrays: np.ndarray) -> None:
+def _require_positive(**arrays: float | np.ndarray) -> None:
     for name, values in arrays.items():
         if not np.all(np.asarray(values) > 0):
             raise ValueError(f"{name} must be positive, got {np.asarray(values)!r}")
@@ -177,8 +177,10 @@ def delta_from_strike(
     scale = _delta_scales(delta_type, foreign_discount_factors)
     d2 = -k / s - 0.5 * s
     if delta_type.is_premium_adjusted:
-        return phi * scale * np.exp(k) * ndtr(phi * d2)
-    return phi * scale * ndtr(phi * (d2 + s))
+        adjusted: np.ndarray = phi * scale * np.exp(k) * ndtr(phi * d2)
+        return adjusted
+    deltas: np.ndarray = phi * scale * ndtr(phi * (d2 + s))
+    return deltas
 
 
 def _premium_adjusted_max_d2(std_devs: np.ndarray) -> np.ndarray:
@@ -198,7 +200,7 @@ def _premium_adjusted_max_d2(std_devs: np.ndarray) -> np.ndarray:
 def strike_from_delta(
     *,
     deltas: np.ndarray,
-    forwards: np.ndarray,
+    forwards: float | np.ndarray,
     std_devs: np.ndarray,
     foreign_discount_factors: np.ndarray,
     is_call: np.ndarray,
@@ -273,4 +275,5 @@ def atm_strike(
         shape = np.broadcast_shapes(forwards.shape, s.shape, np.shape(spots))
         return np.broadcast_to(np.asarray(spots, dtype=float), shape).copy()
     sign = -1.0 if delta_type.is_premium_adjusted else 1.0
-    return forwards * np.exp(sign * 0.5 * s * s)
+    strike: np.ndarray = forwards * np.exp(sign * 0.5 * s * s)
+    return strike

@@ -66,7 +66,8 @@ def _band(exponent: np.ndarray, high: np.ndarray, low: np.ndarray) -> np.ndarray
     tails = low > 0.0
     upper = np.where(tails, -low, high)
     lower = np.where(tails, -high, low)
-    return np.exp(exponent + log_ndtr(upper)) - np.exp(exponent + log_ndtr(lower))
+    band: np.ndarray = np.exp(exponent + log_ndtr(upper)) - np.exp(exponent + log_ndtr(lower))
+    return band
 
 
 def _killed_mass(
@@ -116,9 +117,9 @@ def _killed_mass(
 
 def double_barrier_price(
     *,
-    knock_in: np.ndarray,
+    knock_in: bool | np.ndarray,
     is_call: np.ndarray,
-    spots: np.ndarray,
+    spots: float | np.ndarray,
     strikes: np.ndarray,
     lower_barriers: np.ndarray,
     upper_barriers: np.ndarray,
@@ -174,7 +175,7 @@ def double_barrier_price(
 
 def corridor_exit_values(
     *,
-    spots: np.ndarray,
+    spots: float | np.ndarray,
     lower_barriers: np.ndarray,
     upper_barriers: np.ndarray,
     forwards: np.ndarray,
@@ -262,7 +263,7 @@ def double_touch_price(
     one_touch: np.ndarray,
     pay_at_hit: np.ndarray,
     pays_usd: np.ndarray,
-    spots: np.ndarray,
+    spots: float | np.ndarray,
     lower_barriers: np.ndarray,
     upper_barriers: np.ndarray,
     cash: np.ndarray,
@@ -367,7 +368,7 @@ def kiko_price(
     *,
     is_call: np.ndarray,
     knock_in_below: np.ndarray,
-    spots: np.ndarray,
+    spots: float | np.ndarray,
     strikes: np.ndarray,
     lower_barriers: np.ndarray,
     upper_barriers: np.ndarray,

@@ -45,7 +45,9 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import njit, prange
 from pricing.fx.normalised_black import (
     PARALLEL_THRESHOLD,
     compiled_pair,
@@ -89,7 +91,7 @@ BLACK_FORMULA_ULPS = 8.0
 double precision carries deep in the money: the ``intrinsic_ulps`` a caller pricing that way
 passes (the mixture book does), so its noise reads as no time value rather than a vol."""
 
-_jit = nb.njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN: straight lines below
+_jit = njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN: straight lines below
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,9 @@ def _fmax(a: float, b: float) -> float:
 
 
 @_jit
-def _rational_cubic(x, x_l, x_r, y_l, y_r, d_l, d_r, r):
+def _rational_cubic(
+    x: float, x_l: float, x_r: float, y_l: float, y_r: float, d_l: float, d_r: float, r: float
+) -> float:
     """Delbourgo–Gregory rational cubic through (x_l, y_l), (x_r, y_r) with end slopes d.
 
     Control ``r`` ≥ ``_R_MAX`` (or inf) means the straight line.
@@ -180,7 +184,17 @@ def _rational_cubic(x, x_l, x_r, y_l, y_r, d_l, d_r, r):
 
 
 @_jit
-def _control(x_l, x_r, y_l, y_r, d_l, d_r, second, right, shape):
+def _control(
+    x_l: float,
+    x_r: float,
+    y_l: float,
+    y_r: float,
+    d_l: float,
+    d_r: float,
+    second: float,
+    right: bool,
+    shape: bool,
+) -> float:
     """Control parameter fitting ``second`` derivative at one end, floored for shape.
 
     The floor keeps the cubic monotone, and convex or concave where the data are (D&G
@@ -201,7 +215,7 @@ def _control(x_l, x_r, y_l, y_r, d_l, d_r, second, right, shape):
 
 
 @_jit
-def _lower_guess(beta, x, s_l, b_l):
+def _lower_guess(beta: float, x: float, s_l: float, b_l: float) -> float:
     """Guess below ``b_l``: interpolate ``f = 2π|x|/√27·Φ(−|x|/(√3 s))³``, then invert it."""
     ax = -x
     z = ax / (_SQRT_3 * s_l)
@@ -226,7 +240,7 @@ def _lower_guess(beta, x, s_l, b_l):
 
 
 @_jit
-def _upper_guess(beta, x, b_max, s_u, b_u):
+def _upper_guess(beta: float, x: float, b_max: float, s_u: float, b_u: float) -> float:
     """Guess above ``b_u``: interpolate ``f = Φ(−s/2)`` towards ``(b_max, 0)``, invert it."""
     w = x / s_u
     w = w * w
@@ -243,7 +257,9 @@ def _upper_guess(beta, x, b_max, s_u, b_u):
 
 
 @_jit
-def _householder(beta, x, b_max, s, objective, iterations):
+def _householder(
+    beta: float, x: float, b_max: float, s: float, objective: int, iterations: int
+) -> tuple[float, float]:
     """``iterations`` third-order Householder steps on one objective; returns (s, last ds).
 
     With ``ν = −g/g'``, ``η = g''/g'``, ``ι = g'''/g'`` the step is
@@ -285,7 +301,7 @@ def _householder(beta, x, b_max, s, objective, iterations):
 
 
 @_jit
-def _polish(beta, x, b_max, s, objective):
+def _polish(beta: float, x: float, b_max: float, s: float, objective: int) -> tuple[float, bool]:
     """Two Householder steps; two more if the second was still large. Returns (s, settled)."""
     if not (s > 0.0 and s < math.inf):  # a guess gone wrong
         s = math.sqrt(-2.0 * x) + 1.0
@@ -296,7 +312,7 @@ def _polish(beta, x, b_max, s, objective):
 
 
 @_jit
-def _normalised_vol(beta, x):
+def _normalised_vol(beta: float, x: float) -> tuple[float, bool]:
     """``s`` with ``b(x, s) = beta`` for ``x ≤ 0``, ``0 < beta < e^{x/2}``; and settled.
 
     Jäckel's four branches, split at ``b_c = b(x, s_c)`` (``s_c = √(2|x|)``, the inflexion
@@ -336,7 +352,7 @@ def _step(values: np.ndarray) -> int:
 
 
 @_jit
-def _product_error(a, b, product):
+def _product_error(a: float, b: float, product: float) -> float:
     """``a·b − product`` exactly for ``product = fl(a·b)`` (Dekker 1971, Veltkamp's split;
     no FMA in numba's math); 0 where the split overflows or underflows into NaN."""
     c = _SPLITTER * a
@@ -350,7 +366,7 @@ def _product_error(a, b, product):
 
 
 @_jit
-def _difference_error(a, b, difference):
+def _difference_error(a: float, b: float, difference: float) -> float:
     """``(a − b) − difference`` exactly for ``difference = fl(a − b)`` (Knuth's TwoSum)."""
     b_part = difference - a
     a_part = difference - b_part
@@ -358,7 +374,9 @@ def _difference_error(a, b, difference):
 
 
 @_jit
-def implied_one(p, f, k, t, df, call, intrinsic_ulps):
+def implied_one(
+    p: float, f: float, k: float, t: float, df: float, call: bool, intrinsic_ulps: float
+) -> tuple[float, int]:
     """Vol and status code of one option (see :func:`implied_vol`); checks in priority order."""
     good = math.isfinite(p) and math.isfinite(f) and math.isfinite(k) and math.isfinite(t)
     if not (good and math.isfinite(df) and f > 0.0 and k > 0.0 and t > 0.0 and df > 0.0):
@@ -401,11 +419,21 @@ def implied_one(p, f, k, t, df, call, intrinsic_ulps):
     return s / math.sqrt(t), OK
 
 
-def _implied_body(prices, forwards, strikes, expiries, dfs, is_call, intrinsic_ulps, vols, status):
+def _implied_body(
+    prices: npt.NDArray[np.float64],
+    forwards: npt.NDArray[np.float64],
+    strikes: npt.NDArray[np.float64],
+    expiries: npt.NDArray[np.float64],
+    dfs: npt.NDArray[np.float64],
+    is_call: npt.NDArray[np.bool_],
+    intrinsic_ulps: float,
+    vols: npt.NDArray[np.float64],
+    status: npt.NDArray[np.int8],
+) -> None:
     # an input of length 1 is broadcast (step 0), any other has the length of the outputs
     p_step, f_step, k_step = _step(prices), _step(forwards), _step(strikes)
     t_step, df_step, call_step = _step(expiries), _step(dfs), _step(is_call)
-    for i in nb.prange(vols.shape[0]):
+    for i in prange(vols.shape[0]):
         vol, code = implied_one(
             prices[i * p_step],
             forwards[i * f_step],
@@ -429,7 +457,7 @@ def implied_vol(
     strikes: np.ndarray,
     expiries: np.ndarray,
     discount_factors: np.ndarray,
-    is_call: np.ndarray,
+    is_call: bool | np.ndarray,
     threads: int | None = None,
     intrinsic_ulps: float = 0.0,
 ) -> ImpliedVols:
@@ -479,8 +507,8 @@ def implied_vol(
         for a in arrays
     ]
     size = math.prod(shape)
-    vols = np.empty(size)
-    status = np.empty(size, dtype=np.int8)
+    vols: npt.NDArray[np.float64] = np.empty(size)
+    status: npt.NDArray[np.int8] = np.empty(size, dtype=np.int8)
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be None or positive, got {threads}")
     ulps = float(intrinsic_ulps)
@@ -490,7 +518,8 @@ def implied_vol(
         _implied_parallel(*flat, ulps, vols, status)
     else:  # numba keeps the thread count per calling thread: set it, then put it back
         before = nb.get_num_threads()
-        nb.set_num_threads(min(threads, nb.config.NUMBA_NUM_THREADS))
+        cores = nb.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # numba.config sets its options at import
+        nb.set_num_threads(min(threads, cores))
         try:
             _implied_parallel(*flat, ulps, vols, status)
         finally:

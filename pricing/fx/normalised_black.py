@@ -33,8 +33,10 @@ import math
 import types
 from typing import Any
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
+
+from pricing.compiled import njit, prange
 
 _INV_SQRT_2PI = 0.3989422804014327
 _SQRT_2PI = 2.5066282746310002
@@ -45,7 +47,7 @@ _TAU_SMALL_T = 2.0 * _EPS**0.0625  # t = s/2 below this: small-t expansion (Jäc
 _ETA_DEEP = -10.0  # h + t below about this: asymptotic series (Jäckel §3)
 PARALLEL_THRESHOLD = 4096  # from this many elements on, the threaded compilation runs
 
-_jit = nb.njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
+_jit = njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
 
 
 def _series_table() -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +59,7 @@ def _series_table() -> tuple[np.ndarray, np.ndarray]:
     26.2.12 inserted into the difference): ``2·Σ_k (−1)^k (2k−1)!! q^k Σ_j C(2k+1, 2j+1) e^j``
     in ``q = (h/r)², e = (t/h)²``, ``r = h² − t²``; row k of the second holds the e^j terms.
     """
-    p = ([], [-1], [-7, -1], [-57, -18, -1], [-561, -285, -33, -1],
+    p: tuple[list[int], ...] = ([], [-1], [-7, -1], [-57, -18, -1], [-561, -285, -33, -1],
          [-6555, -4680, -840, -52, -1], [-89055, -82845, -20370, -1926, -75, -1])  # fmt: skip
     q = ([1], [3, 1], [15, 10, 1], [105, 105, 21, 1], [945, 1260, 378, 36, 1],
          [10395, 17325, 6930, 990, 55, 1],
@@ -199,8 +201,13 @@ def otm_black(h: float, t: float) -> float:
     return _erfcx_black(h, t)
 
 
-def _black_body(x, s, call, out):
-    for i in nb.prange(x.shape[0]):
+def _black_body(
+    x: npt.NDArray[np.float64],
+    s: npt.NDArray[np.float64],
+    call: npt.NDArray[np.bool_],
+    out: npt.NDArray[np.float64],
+) -> None:
+    for i in prange(x.shape[0]):
         # b(x, s, put) = b(−x, s, call); in the money, intrinsic plus the other side's b
         theta_x = x[i] if call[i] else -x[i]
         value = 2.0 * math.sinh(0.5 * abs(x[i])) if theta_x > 0.0 else 0.0
@@ -222,8 +229,8 @@ def compiled_pair(body: Any, name: str) -> tuple[Any, Any]:
         clone.__qualname__ = clone.__name__
         return clone
 
-    serial = nb.njit(cache=True, error_model="numpy")(renamed("serial"))
-    threaded = nb.njit(cache=True, error_model="numpy", parallel=True)(renamed("parallel"))
+    serial = njit(cache=True, error_model="numpy")(renamed("serial"))
+    threaded = njit(cache=True, error_model="numpy", parallel=True)(renamed("parallel"))
     return serial, threaded
 
 

@@ -43,13 +43,15 @@ from __future__ import annotations
 import math
 from dataclasses import fields
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import njit
 from pricing.fx.black import payoff_coefficients
 from pricing.mixture.european import MixtureResult, OptionBook, ScenarioMix
 
 _INV_SQRT_2PI = 0.3989422804014327
+_Floats = npt.NDArray[np.float64]
 
 
 def _per_scenario(values: np.ndarray | None, n: int, m: int) -> np.ndarray:
@@ -148,39 +150,39 @@ def add_results(first: MixtureResult, second: MixtureResult) -> MixtureResult:
     )
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def option_slope_term(
-    i,
-    payoffs,
-    table,
-    forwards,
-    strikes,
-    dfs,
-    t_del,
-    r_d,
-    r_f,
-    pre_vols,
-    pre_slopes,
-    pre_times,
-    post_times,
-    weights,
-    leaves,
-    jump_row,
-    vols,
-    vol_row,
-    vol_slopes,
-    price,
-    delta,
-    delta_pa,
-    gamma,
-    vega,
-    theta,
-    rho_d,
-    rho_f,
-    scen_values,
-    d_jumps,
-    spot,
-):
+    i: int,
+    payoffs: npt.NDArray[np.int64],
+    table: _Floats,
+    forwards: _Floats,
+    strikes: _Floats,
+    dfs: _Floats,
+    t_del: _Floats,
+    r_d: _Floats,
+    r_f: _Floats,
+    pre_vols: _Floats,
+    pre_slopes: _Floats,
+    pre_times: _Floats,
+    post_times: _Floats,
+    weights: _Floats,
+    leaves: _Floats,
+    jump_row: int,
+    vols: _Floats,
+    vol_row: int | np.int64,
+    vol_slopes: _Floats,
+    price: _Floats,
+    delta: _Floats,
+    delta_pa: _Floats,
+    gamma: _Floats,
+    vega: _Floats,
+    theta: _Floats,
+    rho_d: _Floats,
+    rho_f: _Floats,
+    scen_values: _Floats,
+    d_jumps: _Floats,
+    spot: float,
+) -> None:
     """Option ``i``'s slope term added to the outputs :func:`pricing.mixture.european.
     option_mixture` wrote (its ``delta_pa`` too), in the order of :func:`digital_slope_terms`.
 

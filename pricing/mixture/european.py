@@ -51,10 +51,13 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import njit, prange
 from pricing.fx.black import PAYOFF_TABLE
+
+_Floats = npt.NDArray[np.float64]
 
 _INV_SQRT_2PI = 0.3989422804014327
 _SQRT_HALF = 0.7071067811865476
@@ -128,43 +131,43 @@ class MixtureResult:
     d_jumps: np.ndarray  # [n, m]
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _ncdf(z: float) -> float:
     return 0.5 * math.erfc(-z * _SQRT_HALF)
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def option_mixture(
-    i,
-    payoffs,
-    table,
-    forwards,
-    strikes,
-    dfs,
-    t_del,
-    r_d,
-    r_f,
-    pre_vols,
-    pre_times,
-    post_times,
-    weights,
-    jumps,
-    log_jumps,
-    jump_row,
-    vols,
-    vol_row,
-    accrued,
-    price,
-    delta,
-    gamma_out,
-    vega,
-    theta,
-    rho_d,
-    rho_f,
-    scen_values,
-    d_jumps,
-    spot,
-):
+    i: int,
+    payoffs: npt.NDArray[np.int64],
+    table: _Floats,
+    forwards: _Floats,
+    strikes: _Floats,
+    dfs: _Floats,
+    t_del: _Floats,
+    r_d: _Floats,
+    r_f: _Floats,
+    pre_vols: _Floats,
+    pre_times: _Floats,
+    post_times: _Floats,
+    weights: _Floats,
+    jumps: _Floats,
+    log_jumps: _Floats,
+    jump_row: int,
+    vols: _Floats,
+    vol_row: int | np.int64,
+    accrued: _Floats,
+    price: _Floats,
+    delta: _Floats,
+    gamma_out: _Floats,
+    vega: _Floats,
+    theta: _Floats,
+    rho_d: _Floats,
+    rho_f: _Floats,
+    scen_values: _Floats,
+    d_jumps: _Floats,
+    spot: float,
+) -> None:
     """Option ``i`` of the kernel's arrays: its price, Greeks and per-scenario values written
     to the outputs (the body of :func:`_kernel_body`'s loop; also called by the book
     valuation of :mod:`pricing.fx.book`, which reads its own inputs per option).
@@ -248,37 +251,37 @@ def option_mixture(
 
 
 def _kernel_body(
-    payoffs,
-    table,
-    forwards,
-    strikes,
-    dfs,
-    t_del,
-    r_d,
-    r_f,
-    pre_vols,
-    pre_times,
-    post_times,
-    weights,
-    jumps,
-    log_jumps,
-    vols,
-    accrued,
-    price,
-    delta,
-    gamma_out,
-    vega,
-    theta,
-    rho_d,
-    rho_f,
-    scen_values,
-    d_jumps,
-    spot,
-):
+    payoffs: npt.NDArray[np.int64],
+    table: _Floats,
+    forwards: _Floats,
+    strikes: _Floats,
+    dfs: _Floats,
+    t_del: _Floats,
+    r_d: _Floats,
+    r_f: _Floats,
+    pre_vols: _Floats,
+    pre_times: _Floats,
+    post_times: _Floats,
+    weights: _Floats,
+    jumps: _Floats,
+    log_jumps: _Floats,
+    vols: _Floats,
+    accrued: _Floats,
+    price: _Floats,
+    delta: _Floats,
+    gamma_out: _Floats,
+    vega: _Floats,
+    theta: _Floats,
+    rho_d: _Floats,
+    rho_f: _Floats,
+    scen_values: _Floats,
+    d_jumps: _Floats,
+    spot: float,
+) -> None:
     # jumps/log_jumps/accrued [1, m] (one row for every option) or [n, m]; vols likewise
     jump_stride = 1 if jumps.shape[0] > 1 else 0
     vol_stride = 1 if vols.shape[0] > 1 else 0
-    for i in nb.prange(forwards.shape[0]):
+    for i in prange(forwards.shape[0]):
         option_mixture(
             i, payoffs, table, forwards, strikes, dfs, t_del, r_d, r_f, pre_vols, pre_times,
             post_times, weights, jumps, log_jumps, i * jump_stride, vols, i * vol_stride,
@@ -299,12 +302,10 @@ def _renamed(name: str) -> Any:
 
 # error_model="numpy": x/0 gives ±inf or NaN as in numpy (the caller refuses non-finite
 # results by name) instead of raising ZeroDivisionError from inside the loop
-_kernel_parallel = nb.njit(parallel=True, cache=True, error_model="numpy")(
+_kernel_parallel = njit(parallel=True, cache=True, error_model="numpy")(
     _renamed("_kernel_parallel")
 )
-_kernel_serial = nb.njit(parallel=False, cache=True, error_model="numpy")(
-    _renamed("_kernel_serial")
-)
+_kernel_serial = njit(parallel=False, cache=True, error_model="numpy")(_renamed("_kernel_serial"))
 PARALLEL_THRESHOLD = 4096
 
 

@@ -125,7 +125,8 @@ def _tilted(probabilities: np.ndarray, log_jumps: np.ndarray, lam: float) -> np.
     weights = np.where(probabilities > 0.0, probabilities, 0.0) * np.exp(
         exponents - exponents.max()
     )
-    return weights / weights.sum()
+    tilted: np.ndarray = weights / weights.sum()
+    return tilted
 
 
 def _solve_tilt(probabilities: np.ndarray, jumps: np.ndarray) -> float:

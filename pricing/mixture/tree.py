@@ -316,7 +316,8 @@ def tree_leaf_values(
         coefficients=coefficients,
         with_derivatives=False,
     )
-    return np.asarray(discount_factors, dtype=float)[:, None] * terms.value
+    prices: np.ndarray = np.asarray(discount_factors, dtype=float)[:, None] * terms.value
+    return prices
 
 
 def tree_price(

@@ -161,7 +161,8 @@ def tree_path_times(nodes: tuple[NodeFit, ...], paths: np.ndarray) -> np.ndarray
 
 def _products(values: np.ndarray, paths: np.ndarray, active: np.ndarray) -> np.ndarray:
     """``[L]`` ``Π_{k active} values[b_k]`` along each path."""
-    return np.prod(np.where(active, values[np.maximum(paths, 0)], 1.0), axis=1)
+    products: np.ndarray = np.prod(np.where(active, values[np.maximum(paths, 0)], 1.0), axis=1)
+    return products
 
 
 def _product_derivatives(

@@ -58,12 +58,15 @@ import math
 import threading
 from enum import IntEnum, StrEnum
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import njit
 from pricing.paths.model import PathModel
 
 BGK_BETA = 0.5825971579390106  # −ζ(1/2)/√(2π)
+_Floats = npt.NDArray[np.float64]
+_Ints = npt.NDArray[np.int64]
 
 
 class Monitoring(StrEnum):
@@ -104,8 +107,8 @@ _LINE_MASK = _DIRECT - 1
 _AT_HIT, _SPOT, _LOWER = int(Payment.AT_HIT), int(Payment.SPOT_AT_HIT), int(Payment.FIRST_LOWER)
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
-def _no_exit(a, b, low, high, v):  # type: ignore[no-untyped-def]
+@njit(cache=True, inline="always", error_model="numpy")
+def _no_exit(a: float, b: float, low: float, high: float, v: float) -> float:
     """Bridge probability of staying inside ``(low, high)`` within a step from ``a`` to ``b``.
 
     The image series n = −3…3 (Baldi, Caramellino & Iovino 1999); when the corridor is wide
@@ -125,8 +128,8 @@ def _no_exit(a, b, low, high, v):  # type: ignore[no-untyped-def]
     return min(max(total, 0.0), 1.0)
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
-def _first_exit_lower(a, b, low, high, v):  # type: ignore[no-untyped-def]
+@njit(cache=True, inline="always", error_model="numpy")
+def _first_exit_lower(a: float, b: float, low: float, high: float, v: float) -> float:
     """Share of a bridge's exit from ``(low, high)`` that goes through ``low`` first.
 
     ``P_l / (P_l + P_u)`` with the series of the module docstring, k = 0…3 (k = 0 alone when
@@ -149,8 +152,8 @@ def _first_exit_lower(a, b, low, high, v):  # type: ignore[no-untyped-def]
     return lower / (lower + upper)
 
 
-@nb.njit(cache=True, inline="always")
-def _grid_spot(a, b, level, jumped, at_fixing):  # type: ignore[no-untyped-def]
+@njit(cache=True, inline="always")
+def _grid_spot(a: float, b: float, level: float, jumped: bool, at_fixing: bool) -> float:
     """JPY spot paid for 1 USD at a single barrier's hit found on the grid: the post-jump
     spot if the step starts beyond the barrier (the jump went through it), else the fixing
     (discrete) or the barrier (the continuous touch the bridge and the shift stand for)."""
@@ -159,8 +162,18 @@ def _grid_spot(a, b, level, jumped, at_fixing):  # type: ignore[no-untyped-def]
     return math.exp(b) if at_fixing else math.exp(level)
 
 
-@nb.njit(cache=True, inline="always", error_model="numpy")
-def _corridor_amount(pay, a, b, low, high, v, factor, at_fixing, shift):  # type: ignore[no-untyped-def]
+@njit(cache=True, inline="always", error_model="numpy")
+def _corridor_amount(
+    pay: int,
+    a: float,
+    b: float,
+    low: float,
+    high: float,
+    v: float,
+    factor: float,
+    at_fixing: bool,
+    shift: float,
+) -> float:
     """A corridor entry's amount: the JPY spot at the exit (``SPOT_AT_HIT``) or the share of
     the exit through the lower (``FIRST_LOWER``) or upper (``FIRST_UPPER``) barrier.
 
@@ -181,11 +194,24 @@ def _corridor_amount(pay, a, b, low, high, v, factor, at_fixing, shift):  # type
     return share if pay == _LOWER else 1.0 - share
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def _gather_crossings(  # type: ignore[no-untyped-def]
-    x, first_path, log_jumps, steps, bridge, at_fixing, n_up, n_down, levels, pays,
-    last, values, amounts, keys, starts,
-):  # fmt: skip
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gather_crossings(
+    x: _Floats,
+    first_path: int,
+    log_jumps: _Floats,
+    steps: _Floats,
+    bridge: bool,
+    at_fixing: bool,
+    n_up: int,
+    n_down: int,
+    levels: _Floats,
+    pays: _Ints,
+    last: int,
+    values: _Floats,
+    amounts: _Floats,
+    keys: _Ints,
+    starts: _Ints,
+) -> int:
     """The steps at which each line may be crossed, path by path from ``first_path``.
 
     ``log_jumps[j]`` is the ln J the scenario's paths jump by at the start of step ``j`` (0
@@ -323,11 +349,22 @@ def _gather_crossings(  # type: ignore[no-untyped-def]
     return c
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
-def _apply_crossings(  # type: ignore[no-untyped-def]
-    first_path, stop_path, values, terms, amounts, keys, starts, ends, mid_dfs, final_dfs,
-    pays, never, hit,
-):  # fmt: skip
+@njit(cache=True, nogil=True, error_model="numpy")
+def _apply_crossings(
+    first_path: int,
+    stop_path: int,
+    values: _Floats,
+    terms: _Floats,
+    amounts: _Floats,
+    keys: _Ints,
+    starts: _Ints,
+    ends: _Ints,
+    mid_dfs: _Floats,
+    final_dfs: _Floats,
+    pays: _Ints,
+    never: _Floats,
+    hit: _Floats,
+) -> None:
     """Survival and hit figure of every line on paths ``[first_path, stop_path)``.
 
     ``terms[q]`` is ``exp(values[q])`` for a bridge exponent gathered by

@@ -27,7 +27,8 @@ def unit_values(values: np.ndarray, *, antithetic: bool) -> np.ndarray:
     if not antithetic:
         return values
     half = values.shape[-1] // 2
-    return 0.5 * (values[..., :half] + values[..., half:])
+    pairs: np.ndarray = 0.5 * (values[..., :half] + values[..., half:])
+    return pairs
 
 
 @dataclass

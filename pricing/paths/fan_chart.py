@@ -21,12 +21,12 @@ DESIGN.md (the fan chart).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import njit
 from pricing.paths.estimates import MomentSums, moment_estimates, unit_values
 from pricing.paths.model import MonteCarloSettings, PathBlock, PathModel
 from pricing.paths.simulation import fold_path_blocks
@@ -111,8 +111,14 @@ class _Histograms:
         return np.sum(self._arrays, axis=0) if self._arrays else np.zeros(self._shape, np.int64)
 
 
-@nb.njit(cache=True, nogil=True)
-def _add_counts(x, lows, widths, bins, out):  # type: ignore[no-untyped-def]
+@njit(cache=True, nogil=True)
+def _add_counts(
+    x: npt.NDArray[np.float64],
+    lows: npt.NDArray[np.float64],
+    widths: npt.NDArray[np.float64],
+    bins: int,
+    out: npt.NDArray[np.int64],
+) -> None:
     """``out[r, b] +=`` the number of ``x[r, :]`` in bin ``b``: ``⌊(x − low)/width⌋ + 1``
     clipped to the underflow (0) and overflow (bins+1) bins."""
     for r in range(x.shape[0]):
@@ -150,7 +156,8 @@ def _mixture_quantiles(
         whole = np.clip(np.floor(u), 0, bins - 1).astype(np.intp)
         part = np.clip(u - whole, 0.0, 1.0)
         mass = cumulative[scenario, dates, whole] + part * cells[scenario, dates, whole + 1]
-        return (shares[:, None, None] * mass / totals).sum(axis=0)
+        probability: np.ndarray = (shares[:, None, None] * mass / totals).sum(axis=0)
+        return probability
 
     shape = (probabilities.size, cells.shape[1])
     low = np.broadcast_to(lows.min(axis=0), shape).copy()
@@ -165,6 +172,18 @@ def _mixture_quantiles(
 
 
 _HALF_RANGE = 8.0  # histogram half-width in standard deviations of each scenario's log spot
+
+_Samples = dict[int, tuple[np.ndarray, int]]
+"""Sample paths by path position: the path's spots ``[k+1]`` and its scenario."""
+
+
+@dataclass
+class _FanSums:
+    """The blocks' results folded in block order (``None`` before the first block)."""
+
+    spot: MomentSums | None = None
+    level: MomentSums | None = None
+    samples: _Samples = field(default_factory=dict)
 
 
 def simulate_fan_chart(
@@ -202,11 +221,11 @@ def simulate_fan_chart(
     samples_at = (np.arange(n_sample_paths) + 0.5) * settings.n_paths / max(n_sample_paths, 1)
     samples_at = samples_at.astype(np.int64)
 
-    def consumer(block: PathBlock) -> tuple[Any, ...]:
+    def consumer(block: PathBlock) -> tuple[MomentSums, MomentSums, _Samples]:
         spot_sums = MomentSums.zeros(replicates=replicates, scenarios=m, offsets=model.forwards)
         level_sums = MomentSums.zeros(replicates=replicates, scenarios=m, offsets=0.0 * levels)
         by_scenario = histograms.mine()
-        samples = {}
+        samples: _Samples = {}
         for part in block.scenarios:
             i, x = part.scenario, part.log_spots
             grids[i].add_counts(x, by_scenario[i])
@@ -221,22 +240,24 @@ def simulate_fan_chart(
                 samples[int(g)] = (spots[:, g - first].copy(), i)
         return spot_sums, level_sums, samples
 
-    def fold(acc: list[Any], result: tuple[Any, ...]) -> list[Any]:
-        acc[0] = result[0] if acc[0] is None else acc[0].merge(result[0])
-        acc[1] = result[1] if acc[1] is None else acc[1].merge(result[1])
-        acc[2].update(result[2])
+    def fold(acc: _FanSums, result: tuple[MomentSums, MomentSums, _Samples]) -> _FanSums:
+        acc.spot = result[0] if acc.spot is None else acc.spot.merge(result[0])
+        acc.level = result[1] if acc.level is None else acc.level.merge(result[1])
+        acc.samples.update(result[2])
         return acc
 
     histograms = _Histograms((m, k + 1, quantile_bins + 2))
-    spot_sums, level_sums, samples = fold_path_blocks(
+    sums = fold_path_blocks(
         model=model,
         settings=settings,
         consumer=consumer,
         fold=fold,
-        initial=[None, None, {}],
+        initial=_FanSums(),
         normals=normals,
         scenario_indices=scenario_indices,
     )
+    spot_sums, level_sums, samples = sums.spot, sums.level, sums.samples
+    assert spot_sums is not None and level_sums is not None  # a simulation has ≥ 1 block
     by_scenario = histograms.total()
     spot = moment_estimates(spot_sums, weights=model.weights)
     level = moment_estimates(level_sums, weights=model.weights)

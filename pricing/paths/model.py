@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 
 BLOCK_PATHS = 4096
 _TIME_TOL = 1e-10
@@ -84,18 +85,21 @@ class Decisions:
     @property
     def live(self) -> np.ndarray:
         """``[m, D]`` True where the scenario takes a decision at that level."""
-        return np.isfinite(self.times)
+        live: np.ndarray = np.isfinite(self.times)
+        return live
 
     @property
     def total_jumps(self) -> np.ndarray:
         """``[m]`` each scenario's jump ratio over all its decisions, ``Π_d J``."""
-        return np.prod(self.jumps, axis=1)
+        product: np.ndarray = np.prod(self.jumps, axis=1)
+        return product
 
     @property
     def last_vols(self) -> np.ndarray:
         """``[m]`` the vol in force after each scenario's last decision."""
         last = self.live.sum(axis=1) - 1
-        return self.vols[np.arange(self.vols.shape[0]), last]
+        vols: np.ndarray = self.vols[np.arange(self.vols.shape[0]), last]
+        return vols
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ class PathModel:
             decisions = Decisions.one_event(
                 event_time=at, jumps=arrays["jumps"], vols=arrays["scenario_vols"]
             )
-            indices = np.full((m, 1), self.event_index, dtype=np.intp)
+            indices: npt.NDArray[np.intp] = np.full((m, 1), self.event_index, dtype=np.intp)
         else:
             require(decisions.times.shape[0] == m, "decisions must hold one row per scenario")
             root = float(decisions.times[0, 0])
@@ -251,7 +255,8 @@ class PathModel:
         jumps = np.concatenate(
             [np.zeros((self.n_scenarios, 1)), np.cumsum(self.step_log_jumps(), axis=1)], axis=1
         )
-        return np.log(self.forwards)[None, :] + jumps - 0.5 * self.total_vars()
+        means: np.ndarray = np.log(self.forwards)[None, :] + jumps - 0.5 * self.total_vars()
+        return means
 
 
 def _event_index(times: np.ndarray, event_time: float | None) -> int:
@@ -370,7 +375,7 @@ class BlockPlan:
 def plans(settings: MonteCarloSettings) -> list[BlockPlan]:
     """The blocks of a run in order: replicate-major, :data:`BLOCK_PATHS` paths each."""
     per_replicate = settings.n_paths // settings.replicates
-    plans = []
+    plans: list[BlockPlan] = []
     for replicate in range(settings.replicates):
         for offset in range(0, per_replicate, BLOCK_PATHS):
             size = min(BLOCK_PATHS, per_replicate - offset)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypedDict
 
 import numpy as np
 
@@ -333,6 +334,7 @@ def price_path_contracts(
         normals=normals,
         scenario_indices=scenario_indices,
     )
+    assert totals is not None  # n_paths >= 2: at least one block
     if weights is None:
         weights = model.weights
     weights = np.asarray(weights, dtype=float)
@@ -352,6 +354,23 @@ def price_path_contracts(
         antithetic=settings.antithetic,
         monitoring=str(monitoring),
     )
+
+
+class _Market(TypedDict):
+    """The closed forms' market per contract row (``[rows]``), as keyword arguments."""
+
+    forwards: np.ndarray
+    discount_factors: np.ndarray
+    vols: np.ndarray
+    times: np.ndarray
+
+
+class _Corridor(_Market):
+    """A double barrier's spot and barriers, with its rows' market."""
+
+    spots: float
+    lower_barriers: np.ndarray
+    upper_barriers: np.ndarray
 
 
 def price_before_event(
@@ -379,8 +398,7 @@ def price_before_event(
     before = ends <= model.event_index
     times = model.times[ends]
     pre_var = np.cumsum(np.concatenate([[0.0], model.pre_vols**2 * np.diff(model.times)]))
-    common = dict(
-        spots=model.spot,
+    market = _Market(
         forwards=model.forwards[ends],
         discount_factors=np.asarray(discount_factors, dtype=float)[ends],
         vols=np.sqrt(pre_var[ends] / times),
@@ -397,8 +415,13 @@ def price_before_event(
     def fill(rows: np.ndarray, result: ClosedFormPrices) -> None:
         prices[rows], valid[rows] = result.prices, result.valid
 
-    def pick(rows: np.ndarray) -> dict[str, np.ndarray]:
-        return {name: value[rows] for name, value in common.items() if name != "spots"}
+    def pick(rows: np.ndarray) -> _Market:
+        return _Market(
+            forwards=market["forwards"][rows],
+            discount_factors=market["discount_factors"][rows],
+            vols=market["vols"][rows],
+            times=market["times"][rows],
+        )
 
     rows = np.flatnonzero(before & (payoffs == PathPayoff.VANILLA))
     if rows.size:
@@ -459,14 +482,14 @@ def price_before_event(
                 **pick(rows),
             )
             fill(rows, result)
-    corridor = {
-        "spots": model.spot,
-        "lower_barriers": column["lower_barriers"],
-        "upper_barriers": column["upper_barriers"],
-    }
 
-    def on(rows: np.ndarray) -> dict[str, np.ndarray]:
-        return {**{k: v if k == "spots" else v[rows] for k, v in corridor.items()}, **pick(rows)}
+    def on(rows: np.ndarray) -> _Corridor:
+        return _Corridor(
+            spots=model.spot,
+            lower_barriers=column["lower_barriers"][rows],
+            upper_barriers=column["upper_barriers"][rows],
+            **pick(rows),
+        )
 
     rows = np.flatnonzero(before & np.isin(payoffs, (P.DOUBLE_NO_TOUCH, P.DOUBLE_ONE_TOUCH)))
     if rows.size:

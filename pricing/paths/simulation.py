@@ -49,10 +49,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
 from pricing.cancellation import CancelToken, current_token
+from pricing.compiled import njit
 from pricing.paths.model import (
     BlockPlan,
     MonteCarloSettings,
@@ -67,10 +68,22 @@ from pricing.paths.sobol import sobol_draws
 
 T = TypeVar("T")
 A = TypeVar("A")
+_Floats = npt.NDArray[np.float64]  # paths [k+1, n], per-scenario steps [m, k], normals [k, units]
+_Ints = npt.NDArray[np.intp]  # per unit: scenario label, path column, antithetic partner
 
 
-@nb.njit(cache=True, inline="always")
-def _advance(x, j, u, z, scales, drifts, labels, columns, partners):  # type: ignore[no-untyped-def]
+@njit(cache=True, inline="always")
+def _advance(
+    x: _Floats,
+    j: int,
+    u: int,
+    z: float,
+    scales: _Floats,
+    drifts: _Floats,
+    labels: _Ints,
+    columns: _Ints,
+    partners: _Ints,
+) -> None:
     """One step of unit ``u`` (and of its antithetic partner): (z·s + d) + x, numpy's order."""
     i = labels[u]
     s = scales[i, j]
@@ -82,16 +95,32 @@ def _advance(x, j, u, z, scales, drifts, labels, columns, partners):  # type: ig
         x[j + 1, p] = (-z * s + d) + x[j, p]
 
 
-@nb.njit(cache=True, nogil=True)
-def _walk_drawn(rng, x, scales, drifts, labels, columns, partners):  # type: ignore[no-untyped-def]
+@njit(cache=True, nogil=True)
+def _walk_drawn(
+    rng: np.random.Generator,
+    x: _Floats,
+    scales: _Floats,
+    drifts: _Floats,
+    labels: _Ints,
+    columns: _Ints,
+    partners: _Ints,
+) -> None:
     """Fill ``x[1:]`` drawing the normals step-major from ``rng`` as they are used."""
     for j in range(x.shape[0] - 1):
         for u in range(labels.size):
             _advance(x, j, u, rng.standard_normal(), scales, drifts, labels, columns, partners)
 
 
-@nb.njit(cache=True, nogil=True)
-def _walk_given(normals, x, scales, drifts, labels, columns, partners):  # type: ignore[no-untyped-def]
+@njit(cache=True, nogil=True)
+def _walk_given(
+    normals: _Floats,
+    x: _Floats,
+    scales: _Floats,
+    drifts: _Floats,
+    labels: _Ints,
+    columns: _Ints,
+    partners: _Ints,
+) -> None:
     """Fill ``x[1:]`` from given normals ``[k, units]``."""
     for j in range(x.shape[0] - 1):
         for u in range(labels.size):

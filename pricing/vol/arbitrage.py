@@ -80,16 +80,17 @@ def arbitrage_report(
     grid = np.sqrt(np.abs(w_atm))[:, None] * std_grid[None, :]
     derivatives = surface.derivatives(expiries=checks[:, None], log_moneyness=grid)
     positive = derivatives[0] > 0
-    safe = tuple(np.where(positive, d, 1.0) for d in derivatives)
+    safe_w, safe_w1, safe_w2 = (np.where(positive, d, 1.0) for d in derivatives)
+    safe = (safe_w, safe_w1, safe_w2)
     g = np.where(positive, durrleman_g(log_moneyness=grid, derivatives=safe), -np.inf)
     for i in np.flatnonzero(g.min(axis=1) < 0):
         at = int(np.argmin(g[i]))
         butterfly.append(ButterflyViolation(float(checks[i]), float(grid[i, at]), float(g[i, at])))
     left, right = surface.smiles.params.wing_slopes
-    for i, slopes in enumerate(zip(-left, right, strict=True)):
+    for j, slopes in enumerate(zip(-left, right, strict=True)):
         for side, slope in zip((-math.inf, math.inf), slopes, strict=True):
             if slope > 2.0:
-                butterfly.append(ButterflyViolation(float(pillars[i]), side, float(slope)))
+                butterfly.append(ButterflyViolation(float(pillars[j]), side, float(slope)))
     return ArbitrageReport(butterfly=tuple(butterfly), calendar=tuple(_calendar(surface, std_grid)))
 
 

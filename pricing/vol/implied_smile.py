@@ -112,4 +112,7 @@ def variance_densities(
     root_w = np.sqrt(w)
     d2 = -k / root_w - 0.5 * root_w
     g = durrleman_g(log_moneyness=k, derivatives=derivatives)
-    return g * _INV_SQRT_2PI * np.exp(-0.5 * d2 * d2) / (np.asarray(strikes, float) * root_w)
+    densities: np.ndarray = (
+        g * _INV_SQRT_2PI * np.exp(-0.5 * d2 * d2) / (np.asarray(strikes, float) * root_w)
+    )
+    return densities

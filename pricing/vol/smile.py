@@ -36,8 +36,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import ndtr
 
 from pricing.fx.delta import strike_from_delta
@@ -93,19 +95,24 @@ def _wing_log_strikes(
 # --- the joint solve --------------------------------------------------------------------
 
 
-def _smile_deltas(k: np.ndarray, w: np.ndarray, phi: float, scale: np.ndarray, pa: bool):
+def _smile_deltas(
+    k: np.ndarray, w: np.ndarray, phi: float, scale: np.ndarray, pa: bool
+) -> np.ndarray:
     root_w = np.sqrt(w)
     d2 = -k / root_w - 0.5 * root_w
     if pa:
-        return phi * scale * np.exp(k) * ndtr(phi * d2)
-    return phi * scale * ndtr(phi * (d2 + root_w))
+        adjusted: np.ndarray = phi * scale * np.exp(k) * ndtr(phi * d2)
+        return adjusted
+    deltas: np.ndarray = phi * scale * ndtr(phi * (d2 + root_w))
+    return deltas
 
 
 def _prices(k: np.ndarray, w: np.ndarray, phi: float) -> np.ndarray:
     """Undiscounted Black price over the forward, ``φ(N(φd1) − e^k N(φd2))``."""
     root_w = np.sqrt(w)
     d1 = -k / root_w + 0.5 * root_w
-    return phi * (ndtr(phi * d1) - np.exp(k) * ndtr(phi * (d1 - root_w)))
+    prices: np.ndarray = phi * (ndtr(phi * d1) - np.exp(k) * ndtr(phi * (d1 - root_w)))
+    return prices
 
 
 @dataclass(frozen=True)
@@ -181,14 +188,13 @@ def _newton(x: np.ndarray, data: _FitData, max_iter: int = 80) -> tuple[np.ndarr
     The Jacobian's columns are evaluated in one call on the tenors stacked ``n_x + 1`` times.
     """
     g, n_x = x.shape
-    tiled = _FitData(
-        **{
-            name: np.tile(value, (n_x,) + (1,) * (value.ndim - 1))
-            if isinstance(value, np.ndarray)
-            else value
-            for name, value in vars(data).items()
-        }
-    )
+    fields: dict[str, Any] = {  # the arrays tiled, the flags as they are
+        name: np.tile(value, (n_x,) + (1,) * (value.ndim - 1))
+        if isinstance(value, np.ndarray)
+        else value
+        for name, value in vars(data).items()
+    }
+    tiled = _FitData(**fields)
     r = _residuals(x, data)
     norm = np.linalg.norm(r, axis=1)
     stalled = ~np.isfinite(norm)
@@ -332,7 +338,7 @@ def fit_smiles(
         index = np.flatnonzero(~flat & (np.array([len(t.wings) for t in tenors]) == n_wings))
         if index.size == 0:
             continue
-        rows = [tenors[i] for i in index]
+        rows = [tenors[i] for i in index.tolist()]
         x = None
         for stage in range(1, n_wings + 1):
             data, solved = _fit_data(rows, stage, scales[index], conventions)
@@ -367,6 +373,7 @@ def fit_smiles(
                 " quotes (SVI wings tend to straight lines in total variance; a call wing that"
                 " flattens beyond 25 delta needs a larger 10-delta butterfly)",
             )
+        assert x is not None  # set by the first stage
         raw = _params_from_unknowns(x, 3 if n_wings == 1 else 5)
         params[:, index] = np.stack([raw.a, raw.b, raw.rho, raw.m, raw.sigma])
     return SviSmiles(
@@ -387,7 +394,9 @@ def _wings_in_order(x: np.ndarray, data: _FitData) -> np.ndarray:
     return ok
 
 
-def _raise_first(failed: np.ndarray, index: np.ndarray, wing: int, reason: str) -> None:
+def _raise_first(
+    failed: npt.NDArray[np.bool_] | np.bool_, index: np.ndarray, wing: int, reason: str
+) -> None:
     if failed.any():
         i = int(index[np.argmax(failed)])
         raise SmileError(f"tenors[{i}].wings[{wing}].bf", reason)

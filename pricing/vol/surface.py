@@ -41,9 +41,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import njit, prange
 from pricing.fx.normalised_black import PARALLEL_THRESHOLD, compiled_pair
 from pricing.vol.quotes import SmileConventions, SmileError, TenorQuote
 from pricing.vol.smile import fit_smiles
@@ -70,12 +71,13 @@ class SurfaceVols:
     valid: np.ndarray
 
 
-_jit = nb.njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
+_jit = njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
 _EXPIRY, _PILLAR_EVENTS = 0, 6  # columns of the pillar table; SVI a, b, ρ, m, s in 1–5
+_Floats = npt.NDArray[np.float64]  # 1-D inputs, [n, 7] pillars, [e, 2] events, outputs
 
 
 @_jit
-def _events_before(t, events):
+def _events_before(t: float, events: _Floats) -> float:
     """``E(t) = Σ_e v_e·1[t > T_e]`` from ``events [e, 2]`` (time, variance), summed in order."""
     total = 0.0
     for e in range(events.shape[0]):
@@ -84,12 +86,14 @@ def _events_before(t, events):
 
 
 @_jit
-def _svi_row(table, row, k):
+def _svi_row(table: _Floats, row: int, k: float) -> tuple[float, float, float]:
     return raw_svi(k, table[row, 1], table[row, 2], table[row, 3], table[row, 4], table[row, 5])
 
 
 @_jit
-def _surface_point(t, k, table, events):
+def _surface_point(
+    t: float, k: float, table: _Floats, events: _Floats
+) -> tuple[float, float, float]:
     """``(w, ∂w/∂k, ∂²w/∂k²)`` at one ``(t > 0, k)`` (see the module docstring)."""
     n = table.shape[0]
     j, upper = 0, n  # j = pillars strictly before t (numpy's searchsorted, side="left")
@@ -118,7 +122,7 @@ def _surface_point(t, k, table, events):
 
 
 @_jit
-def _all_positive(expiries, size):
+def _all_positive(expiries: _Floats, size: int) -> bool:
     if size == 0:
         return True
     for i in range(expiries.shape[0]):  # noqa: SIM110 (a loop, for numba)
@@ -127,13 +131,15 @@ def _all_positive(expiries, size):
     return True
 
 
-def _derivatives_body(expiries, log_moneyness, table, events, out):
+def _derivatives_body(
+    expiries: _Floats, log_moneyness: _Floats, table: _Floats, events: _Floats, out: _Floats
+) -> bool:
     # out [3, size]; an input of one element is broadcast (index step 0)
     if not _all_positive(expiries, out.shape[1]):
         return False
     t_step = 1 if expiries.shape[0] > 1 else 0
     k_step = 1 if log_moneyness.shape[0] > 1 else 0
-    for i in nb.prange(out.shape[1]):
+    for i in prange(out.shape[1]):
         w, w1, w2 = _surface_point(expiries[i * t_step], log_moneyness[i * k_step], table, events)
         out[0, i] = w
         out[1, i] = w1
@@ -142,7 +148,9 @@ def _derivatives_body(expiries, log_moneyness, table, events, out):
 
 
 @_jit
-def vol_point(t, strike, forward, table, events):
+def vol_point(
+    t: float, strike: float, forward: float, table: _Floats, events: _Floats
+) -> tuple[float, float, bool]:
     """``(σ, dσ/dK, valid)`` at one ``(t > 0, K)`` with ``F(t)`` = ``forward``; ``σ`` and
     ``dσ/dK`` are NaN where ``w`` is not finite and positive (``valid`` False)."""
     w, w1, _ = _surface_point(t, math.log(strike / forward), table, events)
@@ -152,14 +160,22 @@ def vol_point(t, strike, forward, table, events):
     return (vol if good else math.nan), (slope if good else math.nan), good
 
 
-def _vols_body(expiries, strikes, forwards, table, events, out, valid):
+def _vols_body(
+    expiries: _Floats,
+    strikes: _Floats,
+    forwards: _Floats,
+    table: _Floats,
+    events: _Floats,
+    out: _Floats,
+    valid: npt.NDArray[np.bool_],
+) -> bool:
     # out [2, size]: vols and dσ/dK, NaN where w is not finite and positive
     if not _all_positive(expiries, out.shape[1]):
         return False
     t_step = 1 if expiries.shape[0] > 1 else 0
     k_step = 1 if strikes.shape[0] > 1 else 0
     f_step = 1 if forwards.shape[0] > 1 else 0
-    for i in nb.prange(out.shape[1]):
+    for i in prange(out.shape[1]):
         vol, slope, good = vol_point(
             expiries[i * t_step], strikes[i * k_step], forwards[i * f_step], table, events
         )
@@ -169,8 +185,8 @@ def _vols_body(expiries, strikes, forwards, table, events, out, valid):
     return True
 
 
-def _events_body(expiries, events, out):
-    for i in nb.prange(out.shape[0]):
+def _events_body(expiries: _Floats, events: _Floats, out: _Floats) -> None:
+    for i in prange(out.shape[0]):
         out[i] = _events_before(expiries[i], events)
 
 
@@ -227,7 +243,7 @@ class VolSurface:
         return out[()]
 
     def derivatives(
-        self, *, expiries: np.ndarray, log_moneyness: np.ndarray
+        self, *, expiries: float | np.ndarray, log_moneyness: float | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(w, ∂w/∂k, ∂²w/∂k²)`` at each (expiry > 0, ``k``) pair; arrays broadcast.
 

@@ -26,14 +26,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
+import numpy.typing as npt
 
+from pricing.compiled import njit
 from pricing.vol.quotes import SmileConventions
 
 _INV_SQRT_2PI = 0.3989422804014327
+_Floats = npt.NDArray[np.float64]  # 1-D inputs of a compiled loop, [3, size] its output
 
-_jit = nb.njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
+_jit = njit(cache=True, error_model="numpy")  # x/0 is ±inf or NaN, as in numpy
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class SviParams:
     @property
     def min_variance(self) -> np.ndarray:
         """``min_k w(k) = a + b·s·√(1−ρ²)``."""
-        return self.a + self.b * self.sigma * np.sqrt(1.0 - self.rho * self.rho)
+        minimum: np.ndarray = self.a + self.b * self.sigma * np.sqrt(1.0 - self.rho * self.rho)
+        return minimum
 
     @property
     def wing_slopes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +66,9 @@ class SviParams:
 
 
 @_jit
-def raw_svi(k: float, a: float, b: float, rho: float, m: float, sigma: float):
+def raw_svi(
+    k: float, a: float, b: float, rho: float, m: float, sigma: float
+) -> tuple[float, float, float]:
     """``(w, w', w'')`` of raw SVI at one ``k``: compiled scalar code, callable from numba."""
     z = k - m
     squared = z * z + sigma * sigma
@@ -73,7 +78,9 @@ def raw_svi(k: float, a: float, b: float, rho: float, m: float, sigma: float):
 
 
 @_jit
-def _svi_loop(k, a, b, rho, m, sigma, out):
+def _svi_loop(
+    k: _Floats, a: _Floats, b: _Floats, rho: _Floats, m: _Floats, sigma: _Floats, out: _Floats
+) -> None:
     # an input of one element is broadcast (index step 0); the others have out's length
     steps = [1 if x.shape[0] > 1 else 0 for x in (k, a, b, rho, m, sigma)]
     for i in range(out.shape[1]):
@@ -120,9 +127,9 @@ def svi_variance(
     arrays = [np.asarray(log_moneyness, dtype=float)]
     arrays += [np.asarray(p, dtype=float) for p in (params.a, params.b, params.rho, params.m)]
     arrays.append(np.asarray(params.sigma, dtype=float))
-    shape, flats = broadcast_flat(*arrays)
+    shape, (k, a, b, rho, m, sigma) = broadcast_flat(*arrays)
     out = np.empty((3, *shape))
-    _svi_loop(*flats, out.reshape(3, -1))
+    _svi_loop(k, a, b, rho, m, sigma, out.reshape(3, -1))
     return out[0], out[1], out[2]
 
 
@@ -155,7 +162,8 @@ def durrleman_g(
     """
     w, w1, w2 = derivatives
     k = np.asarray(log_moneyness, dtype=float)
-    return (1.0 - k * w1 / (2.0 * w)) ** 2 - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
+    g: np.ndarray = (1.0 - k * w1 / (2.0 * w)) ** 2 - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
+    return g
 
 
 def _lead(values: np.ndarray, ndim: int) -> np.ndarray:
@@ -182,7 +190,9 @@ class SviSmiles:
     params: SviParams
     conventions: SmileConventions
 
-    def derivatives(self, *, log_moneyness: np.ndarray) -> tuple[np.ndarray, ...]:
+    def derivatives(
+        self, *, log_moneyness: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(w, ∂w/∂k, ∂²w/∂k²)`` at ``k = ln(K/F)``."""
         k = np.asarray(log_moneyness, dtype=float)
         return svi_variance(log_moneyness=k, params=self.params.map(lambda p: _lead(p, k.ndim)))
@@ -200,14 +210,18 @@ class SviSmiles:
         """Implied vols ``σ(K)``."""
         strikes = np.asarray(strikes, dtype=float)
         k = np.log(strikes / _lead(self.forwards, strikes.ndim))
-        return np.sqrt(self.derivatives(log_moneyness=k)[0] / _lead(self.expiries, k.ndim))
+        vols: np.ndarray = np.sqrt(
+            self.derivatives(log_moneyness=k)[0] / _lead(self.expiries, k.ndim)
+        )
+        return vols
 
     def vol_slopes(self, *, strikes: np.ndarray) -> np.ndarray:
         """``dσ/dK = w'(k) / (2σTK)``, per JPY per USD of strike (digitals need it)."""
         strikes = np.asarray(strikes, dtype=float)
         k = np.log(strikes / _lead(self.forwards, strikes.ndim))
         w, w1, _ = self.derivatives(log_moneyness=k)
-        return w1 / (2.0 * np.sqrt(w * _lead(self.expiries, k.ndim)) * strikes)
+        slopes: np.ndarray = w1 / (2.0 * np.sqrt(w * _lead(self.expiries, k.ndim)) * strikes)
+        return slopes
 
     def durrleman_g(self, *, log_moneyness: np.ndarray) -> np.ndarray:
         """Durrleman's ``g(k)`` (see :func:`durrleman_g`)."""
@@ -225,4 +239,5 @@ class SviSmiles:
         root_w = np.sqrt(derivatives[0])
         d2 = -k / root_w - 0.5 * root_w
         g = durrleman_g(log_moneyness=k, derivatives=derivatives)
-        return g * _INV_SQRT_2PI * np.exp(-0.5 * d2 * d2) / (strikes * root_w)
+        density: np.ndarray = g * _INV_SQRT_2PI * np.exp(-0.5 * d2 * d2) / (strikes * root_w)
+        return density
