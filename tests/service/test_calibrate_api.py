@@ -184,7 +184,25 @@ def test_openapi_examples_work_as_pasted(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()["components"]["schemas"]["CalibrateRequest"]
     assert len(schema["examples"]) >= 2
     for example in schema["examples"]:
-        calibrate(client, **example)
+        data = calibrate(client, **example)
+        # the fitted set reprices its own quotes: POST /v1/price under it gives, at each quote's
+        # strike and expiry, the model vol the fit reports (and the residual is model − market)
+        fits = [q for q in data["fit"]["quotes"] if q["strike"] is not None]
+        assert fits
+        lines = [{"kind": "call", "strike": q["strike"], "expiry": q["expiry"]} for q in fits]
+        priced = client.post("/v1/price", json={"scenario_set": data["fitted_set"],
+                                                 "instruments": lines})  # fmt: skip
+        assert priced.status_code == 200, priced.text
+        for quote, result in zip(fits, priced.json()["results"], strict=True):
+            assert result["implied_vol"] == pytest.approx(quote["model"], abs=1e-12)
+        for quote in data["fit"]["quotes"]:
+            residual = 100 * (quote["model"] - quote["market"])
+            assert quote["residual_vol_points"] == pytest.approx(residual, abs=1e-10)
+            inside = abs(quote["residual_vol_points"]) <= quote["tolerance_vol_points"]
+            assert quote["within_tolerance"] == inside
+        assert (data["status"] == "fits") == all(
+            q["within_tolerance"] for q in data["fit"]["quotes"]
+        )
 
 
 FLAT_MARKET = {

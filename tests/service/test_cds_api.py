@@ -83,7 +83,18 @@ def test_openapi_examples_work_as_pasted(client: TestClient) -> None:
     for example in examples:
         response = client.post("/v1/cds", json=example)
         assert response.status_code == 200, response.text
-        assert finite_numbers(response.json())
+        data = response.json()
+        assert finite_numbers(data)
+        for contract, result in zip(example["contracts"], data["results"], strict=True):
+            for block in (result["base"], result["mixture"], *result["scenarios"].values()):
+                # the price is the running spread's shortfall over the coupon, per bp of RPV01
+                shortfall = (block["par_spread_bp"] - result["coupon_bp"]) * block["risky_pv01"]
+                assert block["price"] == pytest.approx(shortfall, rel=1e-10, abs=1e-13)
+            # a contract whose coupon is its par spread is worth nothing (base and mixture)
+            for name in ("base", "mixture"):
+                at_par = {**contract, "coupon_bp": result[name]["par_spread_bp"]}
+                again = client.post("/v1/cds", json={**example, "contracts": [at_par]}).json()
+                assert again["results"][0][name]["price"] == pytest.approx(0.0, abs=1e-13)
 
 
 def test_overrides_and_inline_drivers_reach_the_curves(client: TestClient) -> None:

@@ -23,6 +23,7 @@ from scenarios.catalog import builtin_entry
 from service.app import create_app
 from service.deps import current_settings
 from service.settings import Settings
+from tests.service import curves
 from tests.service.json_checks import finite_numbers
 
 SET_ID = "us-japan-tariff-2025-07-09"
@@ -78,6 +79,18 @@ def test_openapi_examples_work_as_pasted(client: TestClient) -> None:
         assert len(data["sample_paths"]) == example["n_sample_paths"]
         assert data["dates"][data["event_index"]] == data["event_date"]
         assert data["dates"][-1] == data["horizon"]
+        # outside witnesses: the forwards are the curves' (QuantLib), and under the risk-neutral
+        # measure the simulated means are those forwards within 5 standard errors
+        market = (
+            example.get("market")
+            or client.get(f"/v1/markets/{data['sources']['market']['id']}").json()["document"]
+        )
+        for t, f in zip(data["times"], data["forwards"], strict=True):
+            assert f == pytest.approx(curves.forward_at(market, t), rel=1e-12)
+        if data["measure"] == "risk_neutral":
+            for f, mean, se in zip(data["forwards"], data["means"], data["mean_standard_errors"],
+                                   strict=True):  # fmt: skip
+                assert abs(mean - f) <= 5 * se + 1e-12 * f, (mean, f, se)
         for band in data["bands"]:  # bands are ordered at every date after the start
             assert all(v is not None for v in band["values"])
         lows, highs = data["bands"][0]["values"], data["bands"][-1]["values"]

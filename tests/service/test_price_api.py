@@ -7,20 +7,22 @@ parity through the API, and the rule each bad input breaks.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import math
 from typing import Any
 
-import numpy as np
 import pytest
 import QuantLib as ql
 from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
+from tests.service import curves
 from tests.service.json_checks import finite_numbers
 
 SET_ID = "us-japan-tariff-2025-07-09"
+VALUATION = dt.date(2025, 6, 13)
 MARKET = {
     "valuation_date": "2025-06-13",
     "spot": 144.1,
@@ -80,10 +82,27 @@ def test_openapi_examples_work_as_pasted(client: TestClient) -> None:
         data = response.json()
         assert finite_numbers(data)
         assert abs(data["measure"]["forward_mismatch"]) < 1e-12
-        for result in data["results"]:
+        market = (
+            example.get("market")
+            or client.get(f"/v1/markets/{data['sources']['market']['id']}").json()["document"]
+        )
+        for line, result in zip(example["instruments"], data["results"], strict=True):
             weights = data["measure"]["weights"]
             recombined = math.fsum(weights[n] * p for n, p in result["scenario_prices"].items())
             assert recombined == pytest.approx(result["price"], rel=1e-12)
+            # outside witnesses: the forward from the curves (QuantLib's discount curve), and
+            # QuantLib's Black formula at the reported implied vol gives back the price
+            if "forward" not in result:  # a touch or a CDS line: no forward of its own
+                continue
+            forward, jpy_df = curves.forward(market, dt.date.fromisoformat(result["delivery"]))
+            assert result["forward"] == pytest.approx(forward, rel=1e-12)
+            if line["kind"] in ("call", "put") and result["implied_vol"] is not None:
+                t = (dt.date.fromisoformat(result["expiry"]) - VALUATION).days / 365
+                option = ql.Option.Call if line["kind"] == "call" else ql.Option.Put
+                black = ql.blackFormula(
+                    option, line["strike"], forward, result["implied_vol"] * math.sqrt(t), jpy_df
+                )
+                assert black == pytest.approx(result["price"], rel=1e-10)
 
 
 def test_one_scenario_at_the_forward_is_black_over_http(client: TestClient) -> None:
@@ -117,15 +136,16 @@ def test_put_call_parity_through_the_api(client: TestClient) -> None:
         for kind in ("call", "put")
     ]
     data = client.post("/v1/price", json=body(instruments=legs)).json()
+    market = client.get(f"/v1/markets/{data['sources']['market']['id']}").json()["document"]
     for call, put in zip(data["results"][::2], data["results"][1::2], strict=True):
-        t = (np.datetime64(call["delivery"]) - np.datetime64("2025-06-13")).astype(int) / 365
-        # DF·(F − K) with DF and F read back from the response's own forward
-        df_times_forward_minus_k = call["price"] - put["price"]
-        lhs = df_times_forward_minus_k / (call["forward"] - call["strike"])
-        assert 0.99 < lhs <= 1.0 and t > 0
-        assert call["greeks"]["delta"] - put["greeks"]["delta"] == pytest.approx(
-            lhs * call["forward"] / 144.1, rel=1e-12
-        )
+        # C − P = DF_jpy·(F − K), DF_jpy and F from the market's curves (QuantLib), every strike
+        delivery = dt.date.fromisoformat(call["delivery"])
+        forward, jpy_df = curves.forward(market, delivery)
+        parity = jpy_df * (forward - call["strike"])
+        assert call["price"] - put["price"] == pytest.approx(parity, rel=1e-12, abs=1e-12)
+        # ∂/∂S of it: C_Δ − P_Δ = DF_usd (the spot delta of a forward)
+        usd_df = forward * jpy_df / market["spot"]
+        assert call["greeks"]["delta"] - put["greeks"]["delta"] == pytest.approx(usd_df, rel=1e-12)
 
 
 def _inline(scenarios: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

@@ -56,6 +56,20 @@ def test_openapi_examples_work_as_pasted(client: TestClient) -> None:
         sources = {s["name"]: s["smile_source"] for s in data["scenarios"]}
         if "scenario_set" in example:
             assert sources == {"deal": "shift", "no_deal": "quotes"}
+        # outside witness: the market view quotes back the market's own surface quotes
+        market = (
+            example.get("market")
+            or client.get(f"/v1/markets/{data['sources']['market']['id']}").json()["document"]
+        )
+        quoted = {q["tenor"]: q for q in data["market"]["quotes"]}
+        rows = [r for r in market["surface"] if r["tenor"] in quoted]
+        assert rows
+        for row in rows:
+            q = quoted[row["tenor"]]
+            assert q["atm_vol"] == pytest.approx(row["atm"], abs=1e-8)
+            wing = next(w for w in q["wings"] if w["delta"] == 0.25)
+            assert wing["rr"] == pytest.approx(row["rr25"], abs=1e-8)
+            assert wing["bf_broker"] == pytest.approx(row["bf25"], abs=1e-8)
 
 
 def test_builtin_market_surface_requotes_its_quotes(client: TestClient) -> None:
