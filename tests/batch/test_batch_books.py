@@ -217,7 +217,7 @@ def test_strict_stops_at_the_first_refused_line(tmp_path: Path) -> None:
 def test_a_column_that_is_no_books_stops_the_run_before_a_line_is_priced(tmp_path: Path) -> None:
     book = tmp_path / "b.csv"
     book.write_text("kind,stike,tenor\ncall,150,3M\n")
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(DomainError, match=r"is not a book column") as caught:
         run(book, tmp_path / "r.csv")
     assert caught.value.errors[0].field == "book.stike"
     assert not (tmp_path / "r.csv").exists()
@@ -225,6 +225,6 @@ def test_a_column_that_is_no_books_stops_the_run_before_a_line_is_priced(tmp_pat
 
 def test_an_unknown_set_stops_the_run_naming_the_field(tmp_path: Path) -> None:
     spec = RunSpec(sources={"scenario_set_id": "no-such-set"})
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(DomainError, match=r"no scenario set 'no\-such\-set'") as caught:
         run_batch(spec, write_csv(tmp_path / "b.csv", LINES[:1]), tmp_path / "r.csv")
     assert caught.value.errors[0].field == "scenario_set_id"

@@ -93,7 +93,7 @@ def test_the_installed_command_runs_a_book(tmp_path: Path) -> None:
 
 def test_references_and_the_progress_line() -> None:
     assert reference("desk-view@12", "x") == ("desk-view", 12)
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match=r"must be ID or ID@VERSION"):
         reference("desk@view", "--scenario-set")
     assert reference("plain", "x") == ("plain", None)
 

@@ -157,7 +157,7 @@ def test_a_tree_takes_no_probability_ladder(tmp_path: Path) -> None:
     book = write_parquet(tmp_path / "b.parquet", BOOK[:2])
     spec = RunSpec(sources={"scenario_set_id": TREE},
                    sweep=({"axis": "probability", "scenario": "no_deal", "values": [0.2]},))  # fmt: skip
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(DomainError, match=r"a tree's leaves follow from its branches") as caught:
         run_batch(spec, book, tmp_path / "r.parquet")
     assert caught.value.errors[0].field == "sweep[0]"
 

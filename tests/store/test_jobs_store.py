@@ -71,7 +71,7 @@ def test_progress_finish_and_files_read_back(stores: tuple[JobStore, JobStore]) 
     assert (done.state, done.lines_done, done.errors) == (DONE, 10, 1)
     assert b.file(job.id, "results").content == bytes(range(256)) * 3
     assert b.file_names(job.id) == ["results"]
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"has no cube file"):
         b.file(job.id, "cube")
 
 

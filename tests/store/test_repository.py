@@ -74,7 +74,7 @@ def test_a_write_based_on_an_old_version_is_refused(store: Store) -> None:
     id = f"s-{uuid.uuid4().hex[:8]}"
     store.create("scenario_set", id, version("{}"))
     store.append("scenario_set", id, version('{"x": 1}'), 1)
-    with pytest.raises(Stale) as stale:
+    with pytest.raises(Stale, match=r"based on version 1; the latest is 2") as stale:
         store.append("scenario_set", id, version('{"x": 2}'), 1)
     assert (stale.value.expected, stale.value.latest) == (1, 2)
     assert store.head("scenario_set", id) == (2, None)  # nothing written
@@ -83,12 +83,12 @@ def test_a_write_based_on_an_old_version_is_refused(store: Store) -> None:
 def test_ids_are_unique_per_kind_and_unknown_ones_are_not_found(store: Store) -> None:
     id = f"s-{uuid.uuid4().hex[:8]}"
     store.create("scenario_set", id, version("{}"))
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match=r"exists already"):
         store.create("scenario_set", id, version("{}"))
     store.create("market", id, version("{}"))  # another kind, its own namespace
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"no version 2 of scenario_set"):
         store.get("scenario_set", id, 2)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"no scenario_set 'nope'"):
         store.append("scenario_set", "nope", version("{}"), None)
     assert store.head("scenario_set", "nope") is None
 
@@ -98,11 +98,11 @@ def test_retired_resources_take_no_versions_and_keep_their_history(store: Store)
     store.create("scenario_set", id, version('{"v": 1}'))
     retired = store.retire("scenario_set", id, "carol", None)
     assert retired.retired_at is not None
-    with pytest.raises(Retired):
+    with pytest.raises(Retired, match=r"was retired at"):
         store.append("scenario_set", id, version('{"v": 2}'), 1)
-    with pytest.raises(Retired):
+    with pytest.raises(Retired, match=r"was retired at"):
         store.retire("scenario_set", id, "carol", None)
-    with pytest.raises(Conflict):  # an id names one history for good
+    with pytest.raises(Conflict, match=r"exists already"):  # an id names one history for good
         store.create("scenario_set", id, version("{}"))
     assert store.get("scenario_set", id, 1).document == '{"v":1}'
     assert id not in [r.id for r in store.latest_of_each("scenario_set")]
@@ -125,7 +125,7 @@ def test_keys_are_stored_as_hashes_unique_by_name_and_revocable(store: Store) ->
     name = f"desk-{uuid.uuid4().hex[:6]}"
     key_id, token = keys.new_token()
     store.add_key(name, "writer", key_id, keys.token_hash(token))
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match=r"exists already"):
         store.add_key(name, "reader", *keys.new_token())
     found = store.key_by_id(key_id)
     assert found is not None and found.role == "writer" and found.revoked_at is None
@@ -133,9 +133,9 @@ def test_keys_are_stored_as_hashes_unique_by_name_and_revocable(store: Store) ->
     assert keys.matches(token, found.token_hash)
     assert not keys.matches(token[:-1] + ("A" if token[-1] != "A" else "B"), found.token_hash)
     assert store.revoke_key(name).revoked_at is not None
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match=r"is revoked already"):
         store.revoke_key(name)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"no key named 'nobody'"):
         store.revoke_key("nobody")
 
 

@@ -258,7 +258,9 @@ def test_bad_lines_are_refused_by_field_and_line() -> None:
         with pytest.raises(DomainError) as raised:
             resolve_strike(MARKET, **line)
         assert raised.value.errors[0].field == field, changes
-    with pytest.raises(DomainError) as raised:
+    with pytest.raises(
+        DomainError, match=r"a delta strike must lie strictly between 0D and 50D, got '55D'"
+    ) as raised:
         resolve_strikes(MARKET, kinds=[OptionKind.CALL, OptionKind.PUT], specs=["25D", "55D"],
                         expiries=[expiry, expiry], deliveries=[delivery, delivery])  # fmt: skip
     assert raised.value.prefixed("instruments").errors[0].field == "instruments[1].strike"

@@ -587,7 +587,7 @@ def test_a_node_the_tilt_cannot_make_a_martingale_is_named() -> None:
         branch["jump"] = 1.02 + 0.01 * len(branch["name"]) / 10
     one_sided = tree_set(DecisionTree.build(**data))
     for path in (value_book, value_book_stepwise):
-        with pytest.raises(DomainError) as caught:
+        with pytest.raises(DomainError, match=r"must straddle the forward for the tilt") as caught:
             path(market=MARKET, scenario_set=one_sided, options=book())
         assert caught.value.kind is ErrorKind.NO_MEASURE
         assert [e.field for e in caught.value.errors] == ["scenario_set.tree.nodes[1].branches"]
@@ -601,7 +601,7 @@ def test_a_scenario_smile_under_a_tree_is_refused_by_name() -> None:
     scenarios[2] = dataclasses.replace(scenarios[2], smile=smile)
     smiled = dataclasses.replace(TREE_SET, scenarios=tuple(scenarios))
     for path in (value_book, value_book_stepwise):
-        with pytest.raises(DomainError) as caught:
+        with pytest.raises(DomainError, match=r"is not supported under a decision tree") as caught:
             path(market=MARKET, scenario_set=smiled, options=book())
         assert caught.value.kind is ErrorKind.INVALID
         assert [e.field for e in caught.value.errors] == ["scenario_set.scenarios[2].smile"]

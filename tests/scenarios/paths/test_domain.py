@@ -486,5 +486,7 @@ def test_too_few_paths_for_the_scenarios_and_grids_past_the_limits_are_refused()
         settings=SimulationSettings(n_paths=1000), limits=SMALL,
     ))  # fmt: skip
     late = dataclasses.replace(scenario_set, event_date=D(2025, 6, 1))
-    with pytest.raises(DomainError, match="event_date"):
+    with pytest.raises(
+        DomainError, match=r"event_date: must be after the valuation date 2025-06-13"
+    ):
         value_path_book(market=market, scenario_set=late, contracts=book)

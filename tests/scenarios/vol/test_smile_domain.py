@@ -181,13 +181,13 @@ def test_bad_market_surfaces_name_the_quote() -> None:
     def build(quotes) -> None:
         dataclasses.replace(BARE, surface=MarketSurface(tuple(quotes)))
 
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(DomainError, match=r"tenors must be sorted by expiry") as caught:
         build([rows[0], rows[2], rows[1]])
     assert caught.value.errors[0].field == "surface[2].tenor"
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(DomainError, match=r"must be positive \(an SVI smile is convex") as caught:
         build([*rows[:2], dataclasses.replace(rows[2], bf25=-0.002), *rows[3:]])
     assert caught.value.errors[0].field == "surface[2].bf25"
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(DomainError, match=r"is too low for the atm and rr") as caught:
         build([*rows[:3], dataclasses.replace(rows[3], rr25=-0.2, bf25=0.00001), *rows[4:]])
     assert caught.value.errors[0].field == "surface[3].bf25"
     assert "too low" in caught.value.errors[0].reason
@@ -404,10 +404,12 @@ def test_calibration_says_when_two_scenarios_are_indistinguishable() -> None:
 
 def test_calibration_errors_name_the_field() -> None:
     early = (dataclasses.replace(MARKET.surface.quotes[0]),)  # 1W: before the event
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(DomainError, match=r"must expire after 2025\-07\-09") as caught:
         calibrate(market=MARKET, scenario_set=SET, quotes=early)
     assert caught.value.errors[0].field == "quotes[0].tenor"
-    with pytest.raises(DomainError) as caught:
+    with pytest.raises(
+        DomainError, match=r"give quotes or options expiring after the event"
+    ) as caught:
         calibrate(market=BARE, scenario_set=SET)
     assert caught.value.errors[0].field == "quotes"
     settings = CalibrationSettings(vol_tolerance=1e-3)
@@ -446,8 +448,8 @@ def test_bad_scenario_smiles_name_the_field(smile: ScenarioSmile, field: str) ->
 
 
 def test_scenario_smile_needs_one_source() -> None:
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match=r"give exactly one of quotes or shift"):
         ScenarioSmile()
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError, match=r"give exactly one of quotes or shift"):
         ScenarioSmile(quotes=post_quotes([("1M", 0.1, 0.0, 0.0)]), shift=SmileShift())
     assert Scenario("s", 1.0, 144.0, 0.1, smile=ScenarioSmile(shift=SmileShift())).smile
