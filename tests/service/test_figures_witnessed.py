@@ -174,3 +174,60 @@ def test_one_scenario_deltas_are_quantlibs_spot_and_premium_adjusted_deltas(
     pa_delta = calculators[ql.DeltaVolQuote.PaSpot].deltaFromStrike(strike)
     assert result["greeks"]["delta"] == pytest.approx(spot_delta, rel=1e-10)
     assert result["greeks"]["delta_premium_adjusted"] == pytest.approx(pa_delta, rel=1e-10)
+
+
+DATED = [  # dated expiries: moving the valuation date moves nothing else
+    {"kind": "call", "strike": 150.0, "expiry": "2025-09-12"},
+    {"kind": "put", "strike": 140.0, "expiry": "2026-03-13", "side": "sell"},
+    {"kind": "call", "strike": 143.0, "expiry": "2025-07-07"},  # before the event
+    {"kind": "digital_call", "strike": 146.0, "expiry": "2025-12-12", "payout_currency": "JPY"},
+    {"kind": "digital_put", "strike": 139.0, "expiry": "2025-11-14", "payout_currency": "USD"},
+]
+
+
+def _dated(client: TestClient, market: dict[str, Any] | None = None, **extra: Any) -> list[Any]:
+    results: list[Any] = _price(client, instruments=DATED, market=market or MARKET, **extra)[
+        "results"
+    ]
+    return results
+
+
+def test_gamma_vega_rhos_and_theta_are_central_differences(client: TestClient) -> None:
+    """gamma: ∂delta/∂S (jump ratios held); vega: ∂price/∂σ for every vol at once
+    (``overrides.vol_bump``); rho_jpy, rho_usd: ∂price/∂r of each flat curve; theta:
+    ∂price/∂t as the valuation date moves by whole days (ACT/365F), all per 1.00."""
+    base = _dated(client)
+    h = 1e-5  # in vols and rates: the truncation error ~h² stays below 1e-8 relative
+
+    def with_rate(curve: str, bump: float) -> list[Any]:
+        market = {**MARKET, curve: [{"tenor": "1Y", "rate": MARKET[curve][0]["rate"] + bump}]}
+        return _dated(client, market)
+
+    def moved(spot: float) -> list[Any]:
+        levels = {s["name"]: s["level"] * spot / SPOT for s in SCENARIOS}
+        return _dated(client, overrides={"spot": spot, "levels": levels})
+
+    differences = {
+        "gamma": (moved(SPOT + H), moved(SPOT - H), 2 * H, "delta"),
+        "vega": (_dated(client, overrides={"vol_bump": h}),
+                 _dated(client, overrides={"vol_bump": -h}), 2 * h, "price"),
+        "rho_jpy": (with_rate("jpy_curve", h), with_rate("jpy_curve", -h), 2 * h, "price"),
+        "rho_usd": (with_rate("usd_curve", h), with_rate("usd_curve", -h), 2 * h, "price"),
+    }  # fmt: skip
+    for greek, (up, down, step, of) in differences.items():
+        for line, b, u, d in zip(DATED, base, up, down, strict=True):
+            u_of = u["greeks"][of] if of != "price" else u["price"]
+            d_of = d["greeks"][of] if of != "price" else d["price"]
+            difference = (u_of - d_of) / step
+            assert b["greeks"][greek] == pytest.approx(difference, rel=1e-6, abs=1e-8), (
+                greek,
+                line,
+            )
+    # theta by whole days: Richardson's extrapolation of the 1- and 2-day central differences
+    # (error ~h⁴: 1e-7 of the 3-week option's theta)
+    days = {k: _dated(client, {**MARKET, "valuation_date": f"2025-06-{13 + k:02d}"})
+            for k in (-2, -1, 1, 2)}  # fmt: skip
+    for i, (line, b) in enumerate(zip(DATED, base, strict=True)):
+        one = (days[1][i]["price"] - days[-1][i]["price"]) / (2 / 365)
+        two = (days[2][i]["price"] - days[-2][i]["price"]) / (4 / 365)
+        assert b["greeks"]["theta"] == pytest.approx((4 * one - two) / 3, rel=2e-6), line
