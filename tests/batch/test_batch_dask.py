@@ -65,7 +65,7 @@ def test_an_error_in_a_task_reaches_the_caller(dask_scheduler: str) -> None:
 
 
 def test_a_scheduler_that_does_not_answer_is_named() -> None:
-    with pytest.raises(DomainError, match="tcp://127.0.0.1:9") as caught:
+    with pytest.raises(DomainError, match=r"tcp://127\.0\.0\.1:9") as caught:
         executor_for("tcp://127.0.0.1:9", timeout=2.0)
     assert caught.value.errors[0].field == "scheduler"
 

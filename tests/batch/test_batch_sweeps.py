@@ -132,23 +132,31 @@ def test_under_scale_a_ladder_is_priced_point_by_point(tmp_path: Path, client: T
 
 
 @pytest.mark.parametrize(
-    ("axes", "field"),
+    ("axes", "field", "reason"),
     [
-        ([{"axis": "probability", "scenario": "nope", "values": [0.1]}], "sweep[0].scenario"),
-        ([{"axis": "probability", "scenario": "no_deal", "values": [1.5]}], "sweep[0].values[0]"),
-        ([{"axis": "probability", "scenario": "no_deal"}], "sweep[0]"),
-        ([{"axis": "wind", "values": [1]}], "sweep[0]"),
-        ([{"axis": "spot", "values": [0.1]}] * 9, "sweep"),
-        ([{"axis": "event_date", "values": [1.5]}], "sweep[0].values"),
-        ([{"axis": "vol", "values": [0.01] * 40}, {"axis": "spot", "values": [0.0] * 30}], "sweep"),
-        ([{"axis": "scenario_set", "values": [TREE]}], "sweep"),
+        ([{"axis": "probability", "scenario": "nope", "values": [0.1]}], "sweep[0].scenario",
+         "no scenario 'nope'; known: comprehensive_deal"),
+        ([{"axis": "probability", "scenario": "no_deal", "values": [1.5]}], "sweep[0].values[0]",
+         "less than or equal to 1, got 1.5"),
+        ([{"axis": "probability", "scenario": "no_deal"}], "sweep[0]",
+         "give values, or from, to and points"),
+        ([{"axis": "wind", "values": [1]}], "sweep[0]", "Input tag 'wind'"),
+        ([{"axis": "spot", "values": [0.1]}] * 9, "sweep", "at most 8 items"),
+        ([{"axis": "event_date", "values": [1.5]}], "sweep[0].values", "must be whole days"),
+        ([{"axis": "vol", "values": [0.01] * 40}, {"axis": "spot", "values": [0.0] * 30}], "sweep",
+         "needs 1,200 kernel points: at most 1,001 per run"),
+        ([{"axis": "scenario_set", "values": [TREE]}], "sweep",
+         "every point must have the run's scenarios"),
     ],
-)
+)  # fmt: skip
 def test_a_sweep_that_cannot_run_is_refused_naming_the_field(
-    tmp_path: Path, axes: list[dict[str, Any]], field: str
+    tmp_path: Path, axes: list[dict[str, Any]], field: str, reason: str
 ) -> None:
     with pytest.raises(DomainError) as caught:
         sweep_run(tmp_path, *axes)
+    assert (
+        caught.value.errors[0].reason.startswith(reason) or reason in caught.value.errors[0].reason
+    )
     assert caught.value.errors[0].field == field, caught.value.errors
     assert not (tmp_path / "r.parquet").exists()
 

@@ -58,6 +58,11 @@ def test_unknown_tenors_are_rejected_naming_the_field(tenor: object) -> None:
     with pytest.raises(DomainError) as info:
         tenor_dates("instruments[3].tenor", D(2025, 6, 13), tenor)  # type: ignore[arg-type]
     assert info.value.errors[0].field == "instruments[3].tenor"
+    reason = info.value.errors[0].reason
+    if tenor in ("0M", "11Y"):  # well formed, out of range (MAX_TENOR_YEARS = 10)
+        assert reason == f"must be between 1D and 10Y, got {tenor!r}"
+    else:
+        assert reason == f"must be ON or a tenor such as 1W, 3M, 2Y, got {tenor!r}"
 
 
 def test_year_fraction_is_act_365_fixed_and_pillars_are_unadjusted() -> None:
