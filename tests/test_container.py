@@ -4,6 +4,10 @@ No Docker engine runs here, so the image is exercised without one: the files the
 Dockerfile COPYs go into a fresh directory, its ``RUN pip install`` runs in a clean
 virtualenv with the Dockerfile's ``ENV``, its ``CMD`` starts the server (workers from
 ``FXSCEN_WORKERS``), and ``/v1/health`` must answer — so a broken recipe fails CI.
+
+That install needs no index: it runs as written plus ``--no-index --find-links`` on a wheelhouse
+repacked from this test environment's own installed distributions (tests/wheelhouse.py), the
+project's runtime closure and its build backend, so it works offline and any index access fails.
 """
 
 from __future__ import annotations
@@ -15,8 +19,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import tomllib
 import urllib.request
 from pathlib import Path
+
+import pytest
+
+from tests.wheelhouse import MissingDistributionError, build_wheelhouse
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -57,10 +66,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _offline_wheelhouse(app: Path, wheelhouse: Path) -> None:
+    """What pip installs ``.`` from: its dependencies and build backend, from this environment."""
+    project = tomllib.loads((app / "pyproject.toml").read_text())
+    needed = project["project"]["dependencies"] + project["build-system"]["requires"]
+    try:
+        build_wheelhouse(needed, wheelhouse)
+    except MissingDistributionError as error:
+        pytest.fail(f"{error} — the test environment must hold it (pyproject's test extra)")
+
+
 def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FXSCEN_", "VIRTUAL_ENV"))}
+    # nor this machine's pip settings (config files, PIP_*) and PYTHONPATH: the image has none
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FXSCEN_", "VIRTUAL_ENV", "PIP_", "PYTHONPATH"))
+    }
     installs: list[list[str]] = []
     command: list[str] = []
     healthcheck: list[str] = []
@@ -88,7 +112,10 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
             command = json.loads(rest)  # the exec form is a JSON array
         elif word == "HEALTHCHECK":
             healthcheck = json.loads(rest.partition(" CMD ")[2])
-    env.pop("PIP_NO_CACHE_DIR", None)  # reuse the machine's wheel cache; same packages
+    wheelhouse = tmp_path / "wheelhouse"
+    _offline_wheelhouse(app, wheelhouse)
+    # no index, and one that cannot answer should anything still ask: offline or fail
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_INDEX_URL="http://127.0.0.1:9/")
     # the image's WORKDIR /app is this test's app directory: its store goes there too
     env["FXSCEN_DATABASE_URL"] = env["FXSCEN_DATABASE_URL"].replace("////app/", f"///{app}/")
     venv = tmp_path / "venv"
@@ -97,7 +124,10 @@ def test_image_install_and_start_commands_serve_health(tmp_path: Path) -> None:
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
     assert installs, "the Dockerfile must install the project with pip"
     for install in installs:
-        subprocess.run(install, cwd=app, env=env, check=True, capture_output=True)
+        at = install.index("install") + 1  # the Dockerfile's command, from the wheelhouse only
+        install[at:at] = ["--no-index", "--find-links", str(wheelhouse)]
+        installed = subprocess.run(install, cwd=app, env=env, capture_output=True, text=True)
+        assert installed.returncode == 0, installed.stdout + installed.stderr
     port = _free_port()
     env.update(FXSCEN_HOST="127.0.0.1", FXSCEN_PORT=str(port), FXSCEN_WORKERS="2")
     # the documented one-shot migration (docker run --rm fxscen fxscen db upgrade)

@@ -154,9 +154,7 @@ def test_a_sweep_that_cannot_run_is_refused_naming_the_field(
 ) -> None:
     with pytest.raises(DomainError) as caught:
         sweep_run(tmp_path, *axes)
-    assert (
-        caught.value.errors[0].reason.startswith(reason) or reason in caught.value.errors[0].reason
-    )
+    assert reason in caught.value.errors[0].reason, caught.value.errors
     assert caught.value.errors[0].field == field, caught.value.errors
     assert not (tmp_path / "r.parquet").exists()
 
