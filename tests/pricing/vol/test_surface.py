@@ -215,21 +215,32 @@ def test_wing_steeper_than_lee_bound_is_reported() -> None:
 
 
 def test_wing_deltas_outside_range_raise(surface: VolSurface) -> None:
-    for deltas, field in (((0.25, 0.5), "deltas[1]"), ((0.0,), "deltas[0]"), ((), "deltas")):
+    cases = (
+        ((0.25, 0.5), "deltas[1]", "must be in (0, 0.5), got 0.5"),
+        ((0.0,), "deltas[0]", "must be in (0, 0.5), got 0.0"),
+        ((), "deltas", "must hold at least one wing delta, got none"),
+    )
+    for deltas, field, reason in cases:
         with pytest.raises(SmileError) as caught:
             quote_surface(surface=surface, deltas=deltas)
         assert caught.value.field == field
+        assert reason in str(caught.value)
 
 
 @pytest.mark.parametrize(
-    ("event", "field"),
+    ("event", "field", "reason"),
     [
-        (EventVariance(EVENT_TIME, -1e-4), "events[0].variance"),
-        (EventVariance(0.0, 1e-4), "events[0].time"),
-        (EventVariance(math.nan, 1e-4), "events[0].time"),
+        (
+            EventVariance(EVENT_TIME, -1e-4),
+            "events[0].variance",
+            "must be non-negative, got -0.0001",
+        ),
+        (EventVariance(0.0, 1e-4), "events[0].time", "must be positive, got 0.0"),
+        (EventVariance(math.nan, 1e-4), "events[0].time", "must be positive, got nan"),
     ],
 )
-def test_bad_events_raise(smiles: SviSmiles, event: EventVariance, field: str) -> None:
+def test_bad_events_raise(smiles: SviSmiles, event: EventVariance, field: str, reason: str) -> None:
     with pytest.raises(SmileError) as caught:
         build_surface(smiles=smiles, events=[event])
     assert caught.value.field == field
+    assert reason in str(caught.value)

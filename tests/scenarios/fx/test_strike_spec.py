@@ -243,21 +243,25 @@ def test_malformed_specs_are_refused_naming_the_strike(text) -> None:
     with pytest.raises(DomainError) as raised:
         resolve_strike(MARKET, kind=OptionKind.CALL, spec=text, expiry=expiry, delivery=delivery)
     assert raised.value.errors[0].field == "strike"
+    assert repr(text) in raised.value.errors[0].reason
 
 
 def test_bad_lines_are_refused_by_field_and_line() -> None:
     expiry, delivery = tenor_dates("tenor", TODAY, "1M")
     cases = [
-        (dict(kind=OptionKind.FORWARD, spec="25D"), "strike"),
-        (dict(spec="25D", expiry=TODAY), "expiry"),
-        (dict(spec="25D", delivery=expiry - dt.timedelta(days=1)), "delivery"),
-        (dict(spec="25D", expiry=dt.date(2070, 1, 1), delivery=None), "expiry"),
-    ]
-    for changes, field in cases:
+        (dict(kind=OptionKind.FORWARD, spec="25D"), "strike", "not to a forward"),
+        (dict(spec="25D", expiry=TODAY), "expiry", "must be after the valuation date"),
+        (dict(spec="25D", delivery=expiry - dt.timedelta(days=1)), "delivery",
+         "must be on or after the expiry"),
+        (dict(spec="25D", expiry=dt.date(2070, 1, 1), delivery=None), "expiry",
+         "must be at most 30 years after the valuation date"),
+    ]  # fmt: skip
+    for changes, field, reason in cases:
         line = dict(kind=OptionKind.CALL, expiry=expiry, delivery=delivery) | changes
         with pytest.raises(DomainError) as raised:
             resolve_strike(MARKET, **line)
         assert raised.value.errors[0].field == field, changes
+        assert reason in raised.value.errors[0].reason, changes
     with pytest.raises(
         DomainError, match=r"a delta strike must lie strictly between 0D and 50D, got '55D'"
     ) as raised:
