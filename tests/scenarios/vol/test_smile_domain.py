@@ -445,6 +445,15 @@ def test_bad_scenario_smiles_name_the_field(smile: ScenarioSmile, field: str) ->
     with pytest.raises(DomainError) as caught:
         value_book(market=MARKET, scenario_set=scenario_set, options=options()[:1])
     assert caught.value.errors[0].field == field
+    reasons = {  # what each refusal says: the rule broken and the figure that broke it
+        "shift.bf25": "must be positive (an SVI smile is convex in log-moneyness), got -0.0075",
+        "shift.rr10": "the market's surface has no 10-delta quotes to shift",
+        "shift.atm": "moves the 1W pillar out of range: must be in [0.0001, 5]",
+        "quotes[0].date": "must expire after 2025-07-09, got 2025-07-01",
+        "quotes[1].bf25": "must be positive (an SVI smile is convex in log-moneyness), got -0.001",
+    }
+    (reason,) = [r for key, r in reasons.items() if field.endswith(key)]
+    assert reason in caught.value.errors[0].reason
 
 
 def test_scenario_smile_needs_one_source() -> None:
