@@ -231,3 +231,32 @@ def test_gamma_vega_rhos_and_theta_are_central_differences(client: TestClient) -
         one = (days[1][i]["price"] - days[-1][i]["price"]) / (2 / 365)
         two = (days[2][i]["price"] - days[-2][i]["price"]) / (4 / 365)
         assert b["greeks"]["theta"] == pytest.approx((4 * one - two) / 3, rel=2e-6), line
+
+
+@pytest.mark.parametrize("measure", ["tilt", "scale", "none"])
+def test_the_measure_block_is_the_sets_and_the_markets(client: TestClient, measure: str) -> None:
+    """jump_ratios J = L/S0 of the set sent; subjective_forward_mismatch Σp·J − 1 of its own
+    probabilities; forward_mismatch Σq·J − 1 of the weights returned (0 but under ``none``);
+    under ``tilt`` q ∝ p·J^λ at the λ returned (the Esscher transform), under ``none`` q = p.
+    Each from the request's own figures, not the service's."""
+    block = _price(client, measure=measure)["measure"]
+    p = {s["name"]: s["probability"] for s in SCENARIOS}
+    assert block["probabilities"] == p
+    jumps = block["jump_ratios"]
+    if measure != "scale":  # scale rescales the jumps themselves (log J × κ)
+        assert jumps == {s["name"]: pytest.approx(s["level"] / SPOT, rel=1e-15) for s in SCENARIOS}
+    raw = {s["name"]: s["level"] / SPOT for s in SCENARIOS}
+    subjective = math.fsum(p[n] * raw[n] for n in p) - 1.0
+    assert block["subjective_forward_mismatch"] == pytest.approx(subjective, rel=1e-12)
+    q = block["weights"]
+    assert math.fsum(q.values()) == pytest.approx(1.0, abs=1e-15)
+    mismatch = math.fsum(q[n] * jumps[n] for n in q) - 1.0
+    assert block["forward_mismatch"] == pytest.approx(mismatch, abs=1e-15)
+    if measure == "none":
+        assert q == p and block["forward_mismatch"] == pytest.approx(subjective, rel=1e-12)
+    else:
+        assert abs(block["forward_mismatch"]) < 1e-14
+    if measure == "tilt":
+        tilted = {n: p[n] * raw[n] ** block["tilt_lambda"] for n in p}
+        total = math.fsum(tilted.values())
+        assert q == {n: pytest.approx(tilted[n] / total, rel=1e-12) for n in p}
