@@ -11,54 +11,39 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from typing import Any
 
 import QuantLib as ql
 
 
-def discount(curve: list[dict[str, Any]], valuation: dt.date, when: dt.date) -> float:
-    t = (when - valuation).days / 365.0
+def _discounting(curve: list[dict[str, Any]], valuation: dt.date) -> Callable[[float], float]:
+    """The curve's discount factor at a time in years (ACT/365F) from ``valuation``."""
     if len(curve) == 1:
-        return math.exp(-curve[0]["rate"] * t)
+        rate = curve[0]["rate"]
+        return lambda t: math.exp(-rate * t)
     assert all("date" in p for p in curve), "dated pillars, or one pillar"
-    today = ql.Date(valuation.day, valuation.month, valuation.year)
-    dates, dfs = [today], [1.0]
+    dates = [ql.Date(valuation.day, valuation.month, valuation.year)]
+    dfs = [1.0]
     for pillar in curve:
         d = dt.date.fromisoformat(pillar["date"])
         dates.append(ql.Date(d.day, d.month, d.year))
         dfs.append(math.exp(-pillar["rate"] * (d - valuation).days / 365.0))
-    curve_ql = ql.DiscountCurve(dates, dfs, ql.Actual365Fixed())
-    curve_ql.enableExtrapolation()
-    return float(curve_ql.discount(ql.Date(when.day, when.month, when.year)))
-
-
-def forward(market: dict[str, Any], delivery: dt.date) -> tuple[float, float]:
-    """(the USD/JPY forward to ``delivery``, the JPY discount factor to it)."""
-    valuation = dt.date.fromisoformat(market["valuation_date"])
-    jpy = discount(market["jpy_curve"], valuation, delivery)
-    usd = discount(market["usd_curve"], valuation, delivery)
-    return market["spot"] * usd / jpy, jpy
+    discount_curve = ql.DiscountCurve(dates, dfs, ql.Actual365Fixed())
+    discount_curve.enableExtrapolation()
+    return lambda t: float(discount_curve.discount(t))
 
 
 def forward_at(market: dict[str, Any], t: float) -> float:
     """The USD/JPY forward ``t`` years (ACT/365F) from the valuation date."""
     valuation = dt.date.fromisoformat(market["valuation_date"])
-    return (
-        market["spot"]
-        * _discount_at(market["usd_curve"], valuation, t)
-        / _discount_at(market["jpy_curve"], valuation, t)
-    )
+    usd = _discounting(market["usd_curve"], valuation)
+    jpy = _discounting(market["jpy_curve"], valuation)
+    return float(market["spot"]) * usd(t) / jpy(t)
 
 
-def _discount_at(curve: list[dict[str, Any]], valuation: dt.date, t: float) -> float:
-    if len(curve) == 1:
-        return math.exp(-curve[0]["rate"] * t)
-    today = ql.Date(valuation.day, valuation.month, valuation.year)
-    dates, dfs = [today], [1.0]
-    for pillar in curve:
-        d = dt.date.fromisoformat(pillar["date"])
-        dates.append(ql.Date(d.day, d.month, d.year))
-        dfs.append(math.exp(-pillar["rate"] * (d - valuation).days / 365.0))
-    curve_ql = ql.DiscountCurve(dates, dfs, ql.Actual365Fixed())
-    curve_ql.enableExtrapolation()
-    return float(curve_ql.discount(t))
+def forward(market: dict[str, Any], delivery: dt.date) -> tuple[float, float]:
+    """(the USD/JPY forward to ``delivery``, the JPY discount factor to it)."""
+    valuation = dt.date.fromisoformat(market["valuation_date"])
+    t = (delivery - valuation).days / 365.0
+    return forward_at(market, t), _discounting(market["jpy_curve"], valuation)(t)
