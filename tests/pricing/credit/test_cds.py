@@ -62,6 +62,24 @@ def ql_isda_yield_curve(trade, deposits, swaps, ibor_months, frequency, currency
     return curve, days / 365.0, -np.log(dfs) / (days / 365.0)
 
 
+def quantlib_hazard_nodes(today: ql.Date, spreads: np.ndarray, disc: object) -> list:
+    """QuantLib's ISDA bootstrap (``SpreadCdsHelper`` at the standard tenors, recovery 0.4,
+    ``PiecewiseFlatHazardRate``): its (date, hazard) nodes after today. Call under a
+    quantlib_session; the curve and helpers are dropped before it ends (relative-date helpers
+    would recompute when the evaluation date is restored)."""
+    helpers = [
+        ql.SpreadCdsHelper(float(s), ql.Period(t), 1, ql.WeekendsOnly(), ql.Quarterly,
+                           ql.Following, ql.DateGeneration.CDS2015, ql.Actual360(), 0.4, disc,
+                           True, True, ql.Date(), ql.Actual360(True), True,
+                           ql.CreditDefaultSwap.ISDA, today)
+        for s, t in zip(spreads, cds.STANDARD_TENORS, strict=True)
+    ]  # fmt: skip
+    curve = ql.PiecewiseFlatHazardRate(today, helpers, ql.Actual365Fixed())
+    nodes = list(curve.nodes()[1:])
+    del curve, helpers
+    return nodes
+
+
 def ql_handles(curves: cds.HazardCurves, k: int, times=USD_TIMES, zeros=USD_ZEROS):
     """QuantLib discount and hazard curves holding exactly our pillars (curve index k)."""
     today = to_ql_date(curves.valuation_date)
@@ -188,16 +206,7 @@ def test_bootstrap_matches_quantlib_spread_cds_helpers(spreads, valuation_date):
     with quantlib_session(valuation_date):
         today = to_ql_date(valuation_date)
         disc, _ = ql_handles(curves, 0)
-        helpers = [
-            ql.SpreadCdsHelper(float(s), ql.Period(t), 1, ql.WeekendsOnly(), ql.Quarterly,
-                               ql.Following, ql.DateGeneration.CDS2015, ql.Actual360(), 0.4, disc,
-                               True, True, ql.Date(), ql.Actual360(True), True,
-                               ql.CreditDefaultSwap.ISDA, today)
-            for s, t in zip(spreads, cds.STANDARD_TENORS, strict=True)
-        ]  # fmt: skip
-        curve = ql.PiecewiseFlatHazardRate(today, helpers, ql.Actual365Fixed())
-        nodes = curve.nodes()[1:]
-        del curve, helpers  # relative-date helpers would recompute when the date is restored
+        nodes = quantlib_hazard_nodes(today, spreads, disc)
     assert [d - today for d, _ in nodes] == list(curves.pillar_days)
     np.testing.assert_allclose(curves.hazard_rates, [h for _, h in nodes], rtol=1e-9)
 

@@ -16,7 +16,14 @@ import QuantLib as ql
 
 from pricing.credit import cds
 from pricing.quantlib_guard import quantlib_session
-from tests.pricing.credit.test_cds import T0, bootstrap, ql_contract, ql_handles, schedule_for
+from tests.pricing.credit.test_cds import (
+    T0,
+    bootstrap,
+    ql_contract,
+    ql_handles,
+    quantlib_hazard_nodes,
+    schedule_for,
+)
 
 
 def price_and_quantlib(hazards: np.ndarray, times: np.ndarray, zeros: np.ndarray, coupon: float,
@@ -99,16 +106,7 @@ def test_bootstrap_past_the_last_usd_pillar_matches_quantlib_spread_cds_helpers(
     with quantlib_session(T0):
         today = ql.Date(T0.day, T0.month, T0.year)
         disc, _ = ql_handles(curves, 0, times, zeros)
-        helpers = [
-            ql.SpreadCdsHelper(float(s), ql.Period(t), 1, ql.WeekendsOnly(), ql.Quarterly,
-                               ql.Following, ql.DateGeneration.CDS2015, ql.Actual360(), 0.4, disc,
-                               True, True, ql.Date(), ql.Actual360(True), True,
-                               ql.CreditDefaultSwap.ISDA, today)
-            for s, t in zip(spreads, cds.STANDARD_TENORS, strict=True)
-        ]  # fmt: skip
-        curve = ql.PiecewiseFlatHazardRate(today, helpers, ql.Actual365Fixed())
-        nodes = curve.nodes()[1:]
-        del curve, helpers
+        nodes = quantlib_hazard_nodes(today, spreads, disc)
     np.testing.assert_allclose(curves.hazard_rates, [h for _, h in nodes], rtol=1e-9)
 
 
